@@ -1,0 +1,51 @@
+"""The ``kpoc`` command: thin wiring over the library.
+
+Domain code raises :class:`kpoc.errors.KpocError`; this boundary turns it into one line on stderr
+and the error's exit code. No traceback reaches a user for a problem they can fix.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import KpocError
+from ._common import err
+
+
+class _Boundary(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KpocError as exc:
+            err.print(f"kpoc: error: {exc}", markup=False)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print("kpoc: interrupted", markup=False)
+            ctx.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(141)
+
+
+@click.group(cls=_Boundary, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kpoc")
+def cli() -> None:
+    """kpoc — Kafka, done properly, from Python.
+
+    \b
+    Quick start:
+      kpoc cluster up              # a real 3-node Apache Kafka (KRaft) on 127.0.0.1
+      kpoc cluster status
+    """
+
+
+from . import cluster as _cluster  # noqa: E402
+
+cli.add_command(_cluster.cluster)
+
+
+def main() -> None:
+    cli(prog_name="kpoc")

@@ -1,0 +1,66 @@
+"""Options and output helpers shared by every command group."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from ..config import ClientConfig, load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Human output goes to stdout; progress and diagnostics to stderr.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def client_options(f: F) -> F:
+    """Connection options every client command takes (kcat's -b, -X, -F)."""
+    opts = [
+        click.option("-b", "--bootstrap-servers", envvar="KPOC_BOOTSTRAP_SERVERS",
+                     metavar="HOST:PORT,…",
+                     help="Brokers to contact [env KPOC_BOOTSTRAP_SERVERS; default: the local "
+                          "cluster from `kpoc cluster up`, else 127.0.0.1:9092]."),
+        click.option("-X", "properties", multiple=True, metavar="KEY=VALUE",
+                     help="librdkafka property, repeatable (e.g. -X linger.ms=5)."),
+        click.option("-F", "--config-file", envvar="KPOC_CONFIG_FILE",
+                     type=click.Path(dir_okay=False),
+                     help="Properties file (key=value lines) [env KPOC_CONFIG_FILE]."),
+        click.option("--timeout", type=float, envvar="KPOC_TIMEOUT", metavar="SECONDS",
+                     help="Bound on every network wait [env KPOC_TIMEOUT; default 10]."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "-o", "--output", type=click.Choice(["text", "json"]), default="text",
+        envvar="KPOC_OUTPUT", show_default=True,
+        help="text for people, json for scripts (one JSON document/line) [env KPOC_OUTPUT].",
+    )(f)
+
+
+def build_config(
+    bootstrap_servers: str | None,
+    properties: tuple[str, ...],
+    config_file: str | None,
+    timeout: float | None,
+) -> ClientConfig:
+    return load_config(
+        bootstrap_servers=bootstrap_servers,
+        properties=properties,
+        config_file=config_file,
+        timeout=timeout,
+    )
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,227 @@
+"""``kpoc cluster``: a real local Apache Kafka cluster, managed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..cluster import DEFAULT_NODES, DEFAULT_PORT, MOCK_LABEL, LocalCluster, ensure_jars
+from ..cluster.mock import start_mock, stop_mock
+from ..config import default_data_dir
+from ._common import emit_json, err, out, output_option
+
+_data_dir = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="KPOC_DATA_DIR",
+    help="Where nodes keep config, data and logs [env KPOC_DATA_DIR; "
+         "default ~/.local/share/kpoc/cluster].",
+)
+_node = click.argument("node", type=int)
+
+
+def _cluster(data_dir: Path | None) -> LocalCluster:
+    return LocalCluster(data_dir or default_data_dir())
+
+
+@click.group()
+def cluster() -> None:
+    """Run a real Apache Kafka 4.3.1 cluster (KRaft, no ZooKeeper) on 127.0.0.1.
+
+    The jars come from Maven Central on first use and are cached; each node is a local JVM
+    process acting as broker and controller.
+
+    \b
+    Example:
+      kpoc cluster up            # 3 nodes on ports 9092-9094
+      kpoc cluster status
+      kpoc cluster kill 2        # SIGKILL node 2, for fault tests
+      kpoc cluster start 2
+      kpoc cluster down          # data kept; `destroy` deletes it
+    """
+
+
+@cluster.command()
+@click.option("--nodes", default=DEFAULT_NODES, show_default=True, type=int,
+              help="Number of broker+controller nodes.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, envvar="KPOC_PORT",
+              help="Client port of node 1; node N uses PORT+N-1, controllers PORT+100+N-1 "
+                   "[env KPOC_PORT].")
+@click.option("--timeout", default=90.0, show_default=True, type=float,
+              envvar="KPOC_CLUSTER_TIMEOUT",
+              help="Seconds to wait for every broker to be ready [env KPOC_CLUSTER_TIMEOUT].")
+@click.option("--engine", type=click.Choice(["kafka", "mock"]), default="kafka",
+              show_default=True,
+              help="kafka: real Apache Kafka. mock: librdkafka's in-memory test double, "
+                   "for machines without Java.")
+@_data_dir
+def up(nodes: int, port: int, timeout: float, engine: str, data_dir: Path | None) -> None:
+    """Create (first time) and start the cluster; wait until it is ready.
+
+    Prints BOOTSTRAP_SERVERS=… on stdout, so `eval "$(kpoc cluster up)"` exports it.
+    Running `up` on a running cluster says so and changes nothing.
+
+    \b
+    Example:
+      kpoc cluster up
+      kpoc cluster up --nodes 1 --port 19092 --data-dir /tmp/k1
+    """
+    c = _cluster(data_dir)
+    if engine == "mock":
+        bootstrap, already = start_mock(c, nodes, timeout)
+        err.print(f"[yellow]engine: {MOCK_LABEL}[/]")
+    else:
+        bootstrap, already = c.up(nodes=nodes, port=port, timeout=timeout,
+                                  progress=lambda m: err.print(f"[dim]{m}[/]"))
+    if already:
+        err.print(f"cluster in {c.data_dir} is already running")
+    out.print(f"BOOTSTRAP_SERVERS={bootstrap}", markup=False)
+
+
+@cluster.command()
+def fetch() -> None:
+    """Download Apache Kafka's jars from Maven Central into the cache (once).
+
+    `up` does this by itself; run it ahead to do the download at a time of your choosing.
+    The folder is ~/.cache/kpoc/kafka-4.3.1/libs, or KPOC_KAFKA_LIBS.
+
+    \b
+    Example:
+      kpoc cluster fetch
+    """
+    out.print(str(ensure_jars()), markup=False)
+
+
+@cluster.command()
+@_data_dir
+@output_option
+@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
+def status(data_dir: Path | None, output: str, as_json: bool) -> None:
+    """Show each node: id, pid, ports, up/down, and which one leads the KRaft quorum.
+
+    \b
+    Example:
+      kpoc cluster status
+      kpoc cluster status --json | jq '.nodes[] | select(.up | not)'
+    """
+    c = _cluster(data_dir)
+    st = c.state()
+    if st is not None and st.get("engine") == "mock":
+        from ..cluster.mock import mock_pid
+
+        pid = mock_pid(c)
+        doc = {"engine": "mock", "label": MOCK_LABEL, "bootstrap_servers": st["bootstrap_servers"],
+               "pid": pid, "running": len(st["nodes"]) if pid else 0}
+        if output == "json" or as_json:
+            emit_json(doc)
+        else:
+            out.print(f"{MOCK_LABEL}\nbootstrap: {doc['bootstrap_servers']}  pid: {pid}",
+                      markup=False)
+        return
+    s = c.status()
+    if output == "json" or as_json:
+        emit_json(s.to_dict())
+        return
+    out.print(f"cluster {s.cluster_id}  Apache Kafka {s.kafka_version}  "
+              f"{s.running}/{len(s.nodes)} up  data: {s.data_dir}", markup=False)
+    t = Table("node", "pid", "client", "controller", "state", "quorum")
+    for n in s.nodes:
+        t.add_row(str(n.node_id), str(n.pid or "-"), str(n.client_port), str(n.controller_port),
+                  "[green]up[/]" if n.up else "[red]down[/]", "leader" if n.quorum_leader else "")
+    out.print(t)
+    out.print(f"BOOTSTRAP_SERVERS={s.bootstrap_servers}", markup=False)
+
+
+@cluster.command()
+@_data_dir
+def down(data_dir: Path | None) -> None:
+    """Stop every node cleanly (SIGTERM, SIGKILL after 30 s). Data is kept.
+
+    \b
+    Example:
+      kpoc cluster down && kpoc cluster up    # same cluster, same data
+    """
+    c = _cluster(data_dir)
+    st = c.state()
+    if st is not None and st.get("engine") == "mock":
+        stopped = stop_mock(c)
+        err.print("mock cluster stopped" if stopped else "mock cluster was not running")
+        return
+    ids = c.down()
+    err.print(f"stopped node(s) {', '.join(map(str, ids))}" if ids else "no node was running")
+
+
+@cluster.command()
+@_data_dir
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def destroy(data_dir: Path | None, yes: bool) -> None:
+    """Stop the cluster and delete its data directory.
+
+    \b
+    Example:
+      kpoc cluster destroy --yes
+    """
+    c = _cluster(data_dir)
+    if not yes and not click.confirm(f"Delete {c.data_dir} and every message in it?",
+                                     err=True):
+        raise click.Abort()
+    err.print(f"deleted {c.data_dir}" if c.destroy() else f"nothing at {c.data_dir}")
+
+
+@cluster.command()
+@_node
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines.")
+@_data_dir
+def logs(node: int, lines: int, data_dir: Path | None) -> None:
+    """Print the last lines of a node's server log.
+
+    \b
+    Example:
+      kpoc cluster logs 1 -n 200
+    """
+    for line in _cluster(data_dir).logs(node, lines):
+        click.echo(line)
+
+
+@cluster.command()
+@_node
+@_data_dir
+def stop(node: int, data_dir: Path | None) -> None:
+    """Stop one node cleanly (controlled shutdown).
+
+    \b
+    Example:
+      kpoc cluster stop 3
+    """
+    was = _cluster(data_dir).stop_node(node)
+    err.print(f"node {node} stopped" if was else f"node {node} was not running")
+
+
+@cluster.command()
+@_node
+@_data_dir
+def kill(node: int, data_dir: Path | None) -> None:
+    """SIGKILL one node, as a crash would: no controlled shutdown.
+
+    \b
+    Example:
+      kpoc cluster kill 1 && kpoc cluster status
+    """
+    was = _cluster(data_dir).kill_node(node)
+    err.print(f"node {node} killed" if was else f"node {node} was not running")
+
+
+@cluster.command()
+@_node
+@click.option("--timeout", default=90.0, show_default=True, type=float,
+              envvar="KPOC_CLUSTER_TIMEOUT", help="Seconds to wait for the node to rejoin.")
+@_data_dir
+def start(node: int, timeout: float, data_dir: Path | None) -> None:
+    """Start one stopped node and wait until it has rejoined.
+
+    \b
+    Example:
+      kpoc cluster start 1
+    """
+    started = _cluster(data_dir).start_node(node, timeout)
+    err.print(f"node {node} started" if started else f"node {node} is already running")

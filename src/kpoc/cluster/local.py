@@ -1,0 +1,458 @@
+"""A real Apache Kafka KRaft cluster run as local JVM processes on 127.0.0.1.
+
+Each node is a combined broker+controller in ``<data-dir>/node-N`` with its own
+``server.properties``, data, logs and pid file. ``cluster.json`` records the cluster id and ports,
+so ``up`` after ``down`` restarts the same cluster with its data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import ClusterError, NotFound, PrerequisiteError, UsageError
+from ._java import check_java, ensure_jars, find_java
+from ._props import (
+    KAFKA_VERSION,
+    LOG4J2_PROPERTIES,
+    NodeSpec,
+    node_properties,
+    node_specs,
+    render_properties,
+)
+
+DEFAULT_PORT = 9092
+DEFAULT_NODES = 3
+DEFAULT_TIMEOUT = 90.0
+_JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+]
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    node_id: int
+    pid: int | None
+    client_port: int
+    controller_port: int
+    up: bool
+    quorum_leader: bool
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    engine: str
+    cluster_id: str
+    kafka_version: str
+    bootstrap_servers: str
+    data_dir: str
+    nodes: list[NodeStatus]
+    quorum_leader: int | None
+
+    @property
+    def running(self) -> int:
+        return sum(n.up for n in self.nodes)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["running"] = self.running
+        return d
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64, not starting with '-'."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int, marker: str) -> bool:
+    """True if ``pid`` runs and its command line mentions ``marker`` (guards pid reuse)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and marker in cmdline
+
+
+def tail(path: Path, lines: int = 20) -> list[str]:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            return f.read().decode(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+class LocalCluster:
+    """Start, stop and inspect a local cluster rooted at ``data_dir``."""
+
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.env = dict(os.environ if env is None else env)
+        self.state_path = self.data_dir / "cluster.json"
+
+    # -- state ---------------------------------------------------------------------------------
+    def state(self) -> dict | None:
+        try:
+            return dict(json.loads(self.state_path.read_text()))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError) as exc:
+            raise ClusterError(
+                f"cluster state {self.state_path} is unreadable: {exc}",
+                "run `kpoc cluster destroy` to start afresh",
+            )
+
+    def _require_state(self) -> dict:
+        st = self.state()
+        if st is None:
+            raise NotFound(
+                f"no local cluster in {self.data_dir}", "create one with `kpoc cluster up`"
+            )
+        return st
+
+    def _nodes(self, st: dict) -> list[NodeSpec]:
+        return [NodeSpec(**n) for n in st["nodes"]]
+
+    def node_dir(self, node_id: int) -> Path:
+        return self.data_dir / f"node-{node_id}"
+
+    def _node(self, st: dict, node_id: int) -> NodeSpec:
+        for n in self._nodes(st):
+            if n.node_id == node_id:
+                return n
+        ids = ", ".join(str(n["node_id"]) for n in st["nodes"])
+        raise NotFound(f"node {node_id} is not in the cluster", f"pick one of: {ids}")
+
+    def _pid(self, node_id: int) -> int | None:
+        try:
+            pid = int((self.node_dir(node_id) / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid, str(self.node_dir(node_id))) else None
+
+    # -- inspection ----------------------------------------------------------------------------
+    def quorum_leader(self, st: dict | None = None) -> int | None:
+        """The KRaft quorum leader, read from the live nodes' ``quorum-state`` files."""
+        st = st or self._require_state()
+        best: tuple[int, int] | None = None
+        for n in self._nodes(st):
+            if self._pid(n.node_id) is None:
+                continue
+            qs = self.node_dir(n.node_id) / "data" / "__cluster_metadata-0" / "quorum-state"
+            try:
+                data = json.loads(qs.read_text())
+            except (OSError, ValueError):
+                continue
+            leader, epoch = int(data.get("leaderId", -1)), int(data.get("leaderEpoch", -1))
+            if leader >= 0 and (best is None or epoch > best[1]):
+                best = (leader, epoch)
+        if best is None or self._pid(best[0]) is None:
+            return None
+        return best[0]
+
+    def status(self) -> ClusterStatus:
+        st = self._require_state()
+        leader = self.quorum_leader(st)
+        nodes = []
+        for n in self._nodes(st):
+            pid = self._pid(n.node_id)
+            nodes.append(
+                NodeStatus(
+                    n.node_id, pid, n.client_port, n.controller_port,
+                    up=pid is not None and port_open(n.client_port, n.host),
+                    quorum_leader=leader == n.node_id,
+                )
+            )
+        return ClusterStatus(
+            "kafka", st["cluster_id"], st["kafka_version"], st["bootstrap_servers"],
+            str(self.data_dir), nodes, leader,
+        )
+
+    def logs(self, node_id: int, lines: int = 50) -> list[str]:
+        st = self._require_state()
+        self._node(st, node_id)
+        d = self.node_dir(node_id) / "logs"
+        return tail(d / "server.log", lines) or tail(d / "stdout.log", lines)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def up(
+        self,
+        nodes: int = DEFAULT_NODES,
+        port: int = DEFAULT_PORT,
+        timeout: float = DEFAULT_TIMEOUT,
+        progress: Progress = _silent,
+    ) -> tuple[str, bool]:
+        """Create (first time) and start every node; return (bootstrap, was_already_running)."""
+        if not 1 <= nodes <= 9:
+            raise UsageError(f"--nodes {nodes} is out of range", "use 1 to 9 nodes")
+        st = self.state()
+        if st is not None and st.get("engine") != "kafka":
+            raise UsageError(
+                f"{self.data_dir} holds a {st.get('engine')} cluster",
+                "run `kpoc cluster destroy` first or pick another --data-dir",
+            )
+        if st is not None and len(st["nodes"]) != nodes and nodes != DEFAULT_NODES:
+            raise UsageError(
+                f"the cluster in {self.data_dir} has {len(st['nodes'])} nodes, not {nodes}",
+                "run `kpoc cluster destroy` first to change its size",
+            )
+        if st is not None and all(self._pid(n["node_id"]) for n in st["nodes"]):
+            return st["bootstrap_servers"], True
+        start = time.monotonic()
+        java = find_java(self.env)
+        check_java(java)
+        libs = ensure_jars(self.env)
+        if st is None:
+            st = self._create(nodes, port, java, libs, progress)
+        specs = [n for n in self._nodes(st) if self._pid(n.node_id) is None]
+        self._check_ports(specs)
+        progress(f"starting {len(specs)} node(s): " + ", ".join(str(n.node_id) for n in specs))
+        for n in specs:
+            self._spawn(n, java, libs)
+        self._wait_ready(st, [n.node_id for n in specs], start + timeout, timeout)
+        progress(f"ready in {time.monotonic() - start:.1f}s")
+        return st["bootstrap_servers"], False
+
+    def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress) -> dict:
+        specs = node_specs(count, port)
+        self._check_ports(specs)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise PrerequisiteError(
+                f"data dir {self.data_dir} is not writable: {exc.strerror}",
+                "pick another with --data-dir or KPOC_DATA_DIR",
+            )
+        cid = new_cluster_id()
+        progress(f"formatting {count} node(s), cluster id {cid}")
+        procs = []
+        for n in specs:
+            d = self.node_dir(n.node_id)
+            (d / "logs").mkdir(parents=True, exist_ok=True)
+            props = node_properties(n, specs, str(d / "data"))
+            header = f"Written by kpoc for Apache Kafka {KAFKA_VERSION}: node {n.node_id}/{count}."
+            (d / "server.properties").write_text(render_properties(props, header))
+            (d / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+            cmd = [java, "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
+                   "-t", cid, "-c", str(d / "server.properties")]
+            procs.append((n, subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True)))
+        for n, p in procs:
+            try:
+                out, _ = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
+            if p.returncode != 0:
+                last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
+                raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
+        st = {
+            "engine": "kafka",
+            "cluster_id": cid,
+            "kafka_version": KAFKA_VERSION,
+            "bootstrap_servers": ",".join(n.client_address for n in specs),
+            "nodes": [asdict(n) for n in specs],
+        }
+        self.state_path.write_text(json.dumps(st, indent=2) + "\n")
+        return st
+
+    def _check_ports(self, specs: list[NodeSpec]) -> None:
+        for n in specs:
+            for port, what in ((n.client_port, "client"), (n.controller_port, "controller")):
+                if port_in_use(port, n.host):
+                    raise PrerequisiteError(
+                        f"port {port} (node {n.node_id} {what} listener) is already in use",
+                        "stop what listens there, or choose other ports with --port",
+                    )
+
+    def _spawn(self, n: NodeSpec, java: str, libs: Path) -> None:
+        d = self.node_dir(n.node_id)
+        heap = self.env.get("KPOC_BROKER_HEAP", "512m")
+        cmd = [
+            java, f"-Xmx{heap}", "-Xms128m", *_JVM_FLAGS,
+            f"-Dlog4j2.configurationFile={d / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={d / 'logs'}",
+            "-cp", f"{libs}/*", "kafka.Kafka", str(d / "server.properties"),
+        ]
+        # Double fork through sh so the JVM is re-parented away from us: no zombie when a
+        # long-lived caller (a test session, the console) outlives a killed node.
+        launcher = subprocess.run(
+            ["sh", "-c", 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!', "sh",
+             str(d / "logs" / "stdout.log"), *cmd],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, timeout=30,
+        )
+        (d / "pid").write_text(launcher.stdout.decode().strip() + "\n")
+
+    def _wait_ready(self, st: dict, started: list[int], deadline: float, timeout: float) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        specs = self._nodes(st)
+        expected = {n.node_id for n in specs if self._pid(n.node_id) or n.node_id in started}
+        admin = AdminClient({"bootstrap.servers": st["bootstrap_servers"], "log_level": 0,
+                             "logger": _null_logger()})
+        while True:
+            for nid in started:
+                if self._pid(nid) is None:
+                    lines = self.logs(nid, 200)
+                    errors = [ln for ln in lines if " ERROR " in ln or "Exception" in ln]
+                    last = (errors or lines or ["(empty log)"])[-1]
+                    raise ClusterError(
+                        f"node {nid} exited during start-up: {last.strip()[:300]}",
+                        f"see `kpoc cluster logs {nid}`",
+                    )
+            if self._ready(admin, expected, st):
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"the cluster was not ready within {timeout:g}s",
+                    "see `kpoc cluster status` and `kpoc cluster logs N`; raise the bound with "
+                    "--timeout / KPOC_CLUSTER_TIMEOUT",
+                )
+            time.sleep(0.25)
+
+    def _ready(self, admin, expected: set[int], st: dict) -> bool:
+        specs = {n.node_id: n for n in self._nodes(st)}
+        if not all(port_open(specs[i].client_port, specs[i].host) for i in expected):
+            return False
+        try:
+            md = admin.list_topics(timeout=2)
+        except Exception:
+            return False
+        return expected <= set(md.brokers) and self.quorum_leader(st) is not None
+
+    def start_node(self, node_id: int, timeout: float = DEFAULT_TIMEOUT) -> bool:
+        """Start one stopped node and wait until it has rejoined; False if it was running."""
+        st = self._require_state()
+        n = self._node(st, node_id)
+        if self._pid(node_id) is not None:
+            return False
+        java = find_java(self.env)
+        libs = ensure_jars(self.env)
+        self._check_ports([n])
+        self._spawn(n, java, libs)
+        self._wait_ready(st, [node_id], time.monotonic() + timeout, timeout)
+        return True
+
+    def stop_node(self, node_id: int, timeout: float = 30.0) -> bool:
+        """SIGTERM (controlled shutdown), SIGKILL after ``timeout``; False if it was not running."""
+        return self._signal_nodes([node_id], signal.SIGTERM, timeout)[node_id]
+
+    def kill_node(self, node_id: int) -> bool:
+        """SIGKILL, for fault tests: no controlled shutdown, no flush."""
+        return self._signal_nodes([node_id], signal.SIGKILL, 10.0)[node_id]
+
+    def signal_node(self, node_id: int, sig: int) -> bool:
+        """Send any signal (e.g. SIGSTOP/SIGCONT for slow-follower tests)."""
+        st = self._require_state()
+        self._node(st, node_id)
+        pid = self._pid(node_id)
+        if pid is None:
+            return False
+        os.kill(pid, sig)
+        return True
+
+    def down(self, timeout: float = 30.0) -> list[int]:
+        """Stop every running node; return the ids that were running."""
+        st = self._require_state()
+        ids = [n["node_id"] for n in st["nodes"]]
+        done = self._signal_nodes(ids, signal.SIGTERM, timeout)
+        return [i for i, was in done.items() if was]
+
+    def _signal_nodes(self, ids: list[int], sig: int, timeout: float) -> dict[int, bool]:
+        st = self._require_state()
+        pids: dict[int, int] = {}
+        for i in ids:
+            self._node(st, i)
+            pid = self._pid(i)
+            if pid is not None:
+                pids[i] = pid
+                # A stopped JVM cannot handle SIGTERM; wake it first.
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while any(self._pid(i) for i in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for i, pid in pids.items():
+            if self._pid(i) is not None:
+                os.kill(pid, signal.SIGKILL)
+        hard = time.monotonic() + 10
+        while any(self._pid(i) for i in pids) and time.monotonic() < hard:
+            time.sleep(0.05)
+        for i in pids:
+            (self.node_dir(i) / "pid").unlink(missing_ok=True)
+        return {i: i in pids for i in ids}
+
+    def destroy(self) -> bool:
+        """Stop everything and delete the data dir; False if there was nothing."""
+        if not self.data_dir.exists():
+            return False
+        st = self.state()
+        if st is not None and st.get("engine") == "kafka":
+            self.down(timeout=15)
+        elif st is not None:
+            from .mock import stop_mock
+
+            stop_mock(self)
+        if st is None and not (self.data_dir / "node-1").exists() and any(self.data_dir.iterdir()):
+            raise UsageError(
+                f"{self.data_dir} does not look like a kpoc cluster; refusing to delete it",
+                "delete it by hand if you are sure",
+            )
+        shutil.rmtree(self.data_dir)
+        return True
+
+
+def _null_logger():
+    import logging
+
+    log = logging.getLogger("kpoc.cluster.librdkafka")
+    log.addHandler(logging.NullHandler())
+    log.propagate = False
+    return log

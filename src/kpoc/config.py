@@ -1,0 +1,161 @@
+"""Client configuration: one frozen object, built at the edge from flags > env > config file.
+
+librdkafka properties pass through untouched (``-X key=value``, as kcat); kpoc validates only what
+it owns. Secrets never appear in ``repr`` so a config can be logged safely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "DEFAULT_TIMEOUT",
+    "ClientConfig",
+    "default_data_dir",
+    "is_secret",
+    "load_config",
+    "parse_property",
+    "read_config_file",
+]
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_TIMEOUT = 10.0
+_SECRET_MARKERS = ("password", "secret", "key.pem", "private", "token")
+
+
+def is_secret(key: str) -> bool:
+    """True for property names whose values must never be printed or logged."""
+    k = key.lower()
+    return any(m in k for m in _SECRET_MARKERS)
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where ``kpoc cluster`` keeps its nodes; ``KPOC_DATA_DIR`` overrides."""
+    env = os.environ if env is None else env
+    if env.get("KPOC_DATA_DIR"):
+        return Path(env["KPOC_DATA_DIR"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kpoc" / "cluster"
+
+
+def _local_cluster_bootstrap(env: Mapping[str, str]) -> str | None:
+    """Bootstrap servers of the local cluster, if ``kpoc cluster up`` recorded one."""
+    state = default_data_dir(env) / "cluster.json"
+    try:
+        return str(json.loads(state.read_text())["bootstrap_servers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Everything a kpoc client needs to reach a cluster.
+
+    ``timeout`` bounds every network wait kpoc makes on the user's behalf (metadata, connect,
+    flush), so no command hangs on an unreachable cluster.
+    """
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP
+    properties: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = DEFAULT_TIMEOUT
+
+    def client_properties(self, defaults: Mapping[str, object] | None = None) -> dict[str, object]:
+        """librdkafka properties: kpoc's defaults, overridden by the user's own."""
+        props: dict[str, object] = dict(defaults or {})
+        props.update(self.properties)
+        props["bootstrap.servers"] = self.bootstrap_servers
+        return props
+
+    def redacted(self) -> dict[str, str]:
+        """The user's properties with secret values masked, for display."""
+        return {k: ("***" if is_secret(k) else v) for k, v in self.properties.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(bootstrap_servers={self.bootstrap_servers!r}, "
+            f"properties={self.redacted()!r}, timeout={self.timeout!r})"
+        )
+
+
+def parse_property(text: str) -> tuple[str, str]:
+    """Parse one ``key=value`` (``-X``) argument."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(
+            f"invalid property {text!r}: expected key=value", "e.g. -X linger.ms=5"
+        )
+    return key, value.strip()
+
+
+def read_config_file(path: str | Path) -> dict[str, str]:
+    """Read a Java/kcat-style properties file (``key=value`` lines, ``#`` comments)."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist", "check the -F/KPOC_CONFIG_FILE path")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc}", "make it a readable text file")
+    props: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        if "=" not in line:
+            raise ConfigError(
+                f"config file {p} line {n}: expected key=value, got {line[:40]!r}",
+                "fix or comment out that line",
+            )
+        k, v = parse_property(line)
+        props[k] = v
+    return props
+
+
+def _parse_timeout(value: str | float, source: str) -> float:
+    try:
+        t = float(value)
+    except ValueError:
+        raise ConfigError(f"invalid timeout {value!r} from {source}", "give seconds, e.g. 10")
+    if not 0 < t <= 3600:
+        raise ConfigError(f"timeout {t:g}s from {source} is out of range", "use 0 < seconds ≤ 3600")
+    return t
+
+
+def load_config(
+    *,
+    bootstrap_servers: str | None = None,
+    properties: Iterable[str] = (),
+    config_file: str | Path | None = None,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ClientConfig:
+    """Build the config: flags > ``KPOC_*`` environment > config file > local cluster > default."""
+    env = os.environ if env is None else env
+    file_path = config_file or env.get("KPOC_CONFIG_FILE")
+    file_props = read_config_file(file_path) if file_path else {}
+    flag_props = dict(parse_property(item) for item in properties)
+    bootstrap = (
+        bootstrap_servers
+        or flag_props.pop("bootstrap.servers", None)
+        or env.get("KPOC_BOOTSTRAP_SERVERS")
+        or file_props.pop("bootstrap.servers", None)
+        or _local_cluster_bootstrap(env)
+        or DEFAULT_BOOTSTRAP
+    )
+    props = {**file_props, **flag_props}
+    props.pop("bootstrap.servers", None)
+    if timeout is not None:
+        t = _parse_timeout(timeout, "--timeout")
+    elif env.get("KPOC_TIMEOUT"):
+        t = _parse_timeout(env["KPOC_TIMEOUT"], "KPOC_TIMEOUT")
+    else:
+        t = DEFAULT_TIMEOUT
+    return ClientConfig(bootstrap_servers=bootstrap, properties=props, timeout=t)

@@ -1,0 +1,116 @@
+"""One real Kafka cluster per test session, shared by every test.
+
+Set KPOC_BOOTSTRAP_SERVERS to test against a cluster you run yourself (tests that need to kill
+or restart nodes are then skipped). Otherwise a 3-node cluster is started on KPOC_TEST_PORT
+(default 29092, so it never collides with a developer's `kpoc cluster up` on 9092) in a temporary
+data dir, and destroyed at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kpoc.cluster import LocalCluster
+
+
+@dataclass
+class TestCluster:
+    bootstrap_servers: str
+    manager: LocalCluster | None
+
+    def require_manager(self) -> LocalCluster:
+        if self.manager is None:
+            pytest.skip("needs a kpoc-managed cluster (KPOC_BOOTSTRAP_SERVERS is set)")
+        return self.manager
+
+    def admin(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.bootstrap_servers})
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
+    external = os.environ.get("KPOC_BOOTSTRAP_SERVERS")
+    if external:
+        yield TestCluster(external, None)
+        return
+    port = int(os.environ.get("KPOC_TEST_PORT", "29092"))
+    manager = LocalCluster(tmp_path_factory.mktemp("kafka") / "cluster")
+    bootstrap, _ = manager.up(nodes=3, port=port, timeout=120)
+    try:
+        yield TestCluster(bootstrap, manager)
+    finally:
+        manager.destroy()
+
+
+_seq = itertools.count()
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Names no other test (or earlier run) uses: prefix-testname-N-random."""
+    base = request.node.name.replace("[", "-").replace("]", "")[:40]
+
+    def make(prefix: str = "t") -> str:
+        return f"{prefix}-{base}-{next(_seq)}-{uuid.uuid4().hex[:6]}"
+
+    return make
+
+
+@pytest.fixture
+def make_topic(cluster: TestCluster, unique_name: Callable[[str], str]) -> Callable[..., str]:
+    """Create a fresh topic (default 3 partitions, RF 3) and wait until it is usable."""
+    admin = cluster.admin()
+
+    def make(partitions: int = 3, replication_factor: int = 3, config: dict | None = None) -> str:
+        name = unique_name("topic")
+        fut = admin.create_topics(
+            [NewTopic(name, partitions, replication_factor, config=config or {})]
+        )[name]
+        fut.result(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            md = admin.list_topics(name, timeout=5).topics[name]
+            if md.error is None and len(md.partitions) == partitions and all(
+                p.leader >= 0 for p in md.partitions.values()
+            ):
+                return name
+            time.sleep(0.1)
+        raise AssertionError(f"topic {name} not ready in 30s")
+
+    return make
+
+
+@pytest.fixture
+def kpoc_env(cluster: TestCluster, tmp_path: Path) -> dict[str, str]:
+    """Environment for a `kpoc` subprocess aimed at the test cluster."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KPOC_")}
+    env["KPOC_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
+    if cluster.manager is not None:
+        env["KPOC_DATA_DIR"] = str(cluster.manager.data_dir)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+@pytest.fixture
+def run_kpoc(kpoc_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real `kpoc` CLI in a subprocess, bounded in time."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kpoc", *args], input=input, capture_output=True, text=True,
+            timeout=timeout, env={**kpoc_env, **(env or {})},
+        )
+
+    return run
