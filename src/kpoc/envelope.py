@@ -1,0 +1,157 @@
+"""kpoc's lossless JSON-lines message format.
+
+``kpoc consume --output json`` writes one envelope per line; ``kpoc produce --input json`` and the
+console's import read them back, so a topic can be saved, copied and replayed without loss. Keys,
+values and header values are text when they are valid UTF-8 and base64 otherwise; headers are a
+list so repeated names survive.
+
+Schema (one JSON object per line)::
+
+    {
+      "topic": "teste",            # string; ignored on produce unless no topic is given
+      "partition": 0,              # int; on produce, used only with --keep-partition
+      "offset": 42,                # int; informational
+      "timestamp": 1732467000000,  # int ms since epoch, or null
+      "timestamp_type": "create",  # "create" | "log_append" | "none"
+      "key": "user-1",             # string or null
+      "key_encoding": "utf-8",     # "utf-8" | "base64"
+      "value": "hello",            # string or null (a tombstone)
+      "value_encoding": "utf-8",   # "utf-8" | "base64"
+      "headers": [{"key": "h", "value": "v", "encoding": "utf-8"}]
+    }
+
+Only ``value`` is required when reading; every other field has the obvious default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+
+__all__ = ["Record", "decode_bytes", "encode_bytes", "parse_line"]
+
+_TS_TYPES = {0: "none", 1: "create", 2: "log_append"}
+
+
+def encode_bytes(data: bytes | None) -> tuple[str | None, str]:
+    """(text, encoding): UTF-8 text when the bytes are valid UTF-8, base64 otherwise."""
+    if data is None:
+        return None, "utf-8"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def decode_bytes(text: str | None, encoding: str = "utf-8") -> bytes | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise UsageError(f"expected a string or null, got {type(text).__name__}",
+                         "see the envelope schema in README.md")
+    if encoding == "utf-8":
+        return text.encode("utf-8")
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise UsageError("invalid base64 data", "fix the value or set its encoding to utf-8")
+    raise UsageError(f"unknown encoding {encoding!r}", "use 'utf-8' or 'base64'")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A Kafka message as plain data, independent of librdkafka's Message object."""
+
+    value: bytes | None
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes | None]] = field(default_factory=tuple)
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    timestamp: int | None = None
+    timestamp_type: str = "none"
+
+    @classmethod
+    def from_message(cls, msg: Any) -> Record:
+        """From a confluent_kafka.Message."""
+        ts_type, ts = msg.timestamp()
+        return cls(
+            value=msg.value(),
+            key=msg.key(),
+            headers=tuple(msg.headers() or ()),
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
+            timestamp=ts if ts_type else None,
+            timestamp_type=_TS_TYPES.get(ts_type, "none"),
+        )
+
+    def to_envelope(self) -> dict[str, Any]:
+        key, key_enc = encode_bytes(self.key)
+        value, value_enc = encode_bytes(self.value)
+        headers = []
+        for name, hv in self.headers:
+            text, enc = encode_bytes(hv)
+            headers.append({"key": name, "value": text, "encoding": enc})
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp": self.timestamp,
+            "timestamp_type": self.timestamp_type,
+            "key": key,
+            "key_encoding": key_enc,
+            "value": value,
+            "value_encoding": value_enc,
+            "headers": headers,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_envelope(), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_envelope(cls, doc: Any) -> Record:
+        if not isinstance(doc, dict):
+            raise UsageError("an envelope must be a JSON object", "see the schema in README.md")
+        if "value" not in doc:
+            raise UsageError("envelope has no 'value' field", "add \"value\": … (null for none)")
+        headers = []
+        raw_headers = doc.get("headers") or []
+        if not isinstance(raw_headers, list):
+            raise UsageError("'headers' must be a list of {key, value, encoding}", "fix it")
+        for h in raw_headers:
+            if not isinstance(h, dict) or not isinstance(h.get("key"), str):
+                raise UsageError("each header needs a string 'key'", "fix the headers list")
+            headers.append((h["key"], decode_bytes(h.get("value"), h.get("encoding", "utf-8"))))
+        partition = doc.get("partition")
+        ts = doc.get("timestamp")
+        return cls(
+            value=decode_bytes(doc.get("value"), doc.get("value_encoding", "utf-8")),
+            key=decode_bytes(doc.get("key"), doc.get("key_encoding", "utf-8")),
+            headers=tuple(headers),
+            topic=doc.get("topic"),
+            partition=partition if isinstance(partition, int) else None,
+            offset=doc.get("offset") if isinstance(doc.get("offset"), int) else None,
+            timestamp=ts if isinstance(ts, int) else None,
+            timestamp_type=str(doc.get("timestamp_type") or "none"),
+        )
+
+
+def parse_line(line: str, lineno: int) -> Record:
+    """One JSON-lines envelope; errors name the line."""
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"input line {lineno} is not valid JSON: {exc.msg}",
+                         "give one envelope object per line")
+    try:
+        return Record.from_envelope(doc)
+    except UsageError as exc:
+        raise UsageError(f"input line {lineno}: {exc.message}", exc.fix)
