@@ -46,6 +46,10 @@ from . import cluster as _cluster  # noqa: E402
 
 cli.add_command(_cluster.cluster)
 
+from . import doctor as _doctor  # noqa: E402
+
+cli.add_command(_doctor.doctor)
+
 
 def main() -> None:
     cli(prog_name="kpoc")
