@@ -92,7 +92,7 @@ def release_name(level: int) -> str:
 
 # -- the checks ---------------------------------------------------------------------------------
 def check_bootstrap(admin: Any, config: ClientConfig) -> tuple[Check, list[Broker]]:
-    """A metadata request through the bootstrap servers; the brokers as they advertise themselves."""
+    """Metadata through the bootstrap servers; the brokers as they advertise themselves."""
     try:
         md = admin.list_topics(timeout=config.timeout)
     except KafkaException as exc:
