@@ -43,8 +43,12 @@ def cli() -> None:
 
 
 from . import cluster as _cluster  # noqa: E402
+from . import groups as _groups  # noqa: E402
+from . import topics as _topics  # noqa: E402
 
 cli.add_command(_cluster.cluster)
+cli.add_command(_topics.topics)
+cli.add_command(_groups.groups)
 
 
 def main() -> None:
