@@ -230,7 +230,7 @@ class LocalCluster:
         """Create (first time) and start every node; return (bootstrap, was_already_running).
 
         ``overrides`` replace generated broker properties of every node at creation (tests use it
-        to start a deliberately misconfigured cluster).
+        to add a listener, e.g. a deliberately misadvertised one).
         """
         if not 1 <= nodes <= 9:
             raise UsageError(f"--nodes {nodes} is out of range", "use 1 to 9 nodes")
