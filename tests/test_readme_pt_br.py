@@ -19,7 +19,7 @@ def test_pt_br_quickstart_has_the_same_make_commands():
 
 def test_pt_br_is_portuguese_and_the_two_link_each_other():
     pt = (ROOT / "README.pt-BR.md").read_text()
-    assert "## Cluster local" in pt and "## Produzir e consumir" in pt
+    assert "## A demo" in pt and "## Cluster local" in pt and "## Produzir e consumir" in pt
     assert "kpoc produce" in pt and "kpoc consume" in pt and "kpoc cluster up" in pt
     assert "(README.md)" in pt
     assert "(README.pt-BR.md)" in (ROOT / "README.md").read_text()
