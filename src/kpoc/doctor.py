@@ -126,6 +126,31 @@ def check_bootstrap(config: ClientConfig, timeout: float) -> tuple[Check, list[B
     ), []
 
 
+def check_bootstrap_client(admin: Any, config: ClientConfig) -> tuple[Check, list[Broker]]:
+    """The same question through librdkafka, for TLS/SASL listeners the raw requests cannot use
+    (librdkafka may then fail to answer when the advertised addresses are wrong)."""
+    try:
+        md = admin.list_topics(timeout=config.timeout)
+    except KafkaException as exc:
+        return Check(
+            "bootstrap", config.bootstrap_servers, False,
+            f"no bootstrap server answered a metadata request within {config.timeout:g}s "
+            f"({exc}); if the bootstrap address itself is right, the advertised ones may not be",
+            "check the address (-b / KPOC_BOOTSTRAP_SERVERS), the security settings (-X/-F), "
+            "and the brokers' advertised.listeners",
+        ), []
+    brokers = sorted((Broker(b.id, b.host, b.port) for b in md.brokers.values()),
+                     key=lambda b: b.node_id)
+    return Check(
+        "bootstrap", config.bootstrap_servers, True,
+        f"cluster {md.cluster_id}: {len(brokers)} broker(s), controller {md.controller_id}",
+    ), brokers
+
+
+def plaintext(config: ClientConfig) -> bool:
+    return str(config.properties.get("security.protocol", "plaintext")).lower() == "plaintext"
+
+
 def check_advertised(brokers: list[Broker], timeout: float) -> list[Check]:
     """Connect to each broker at the address it advertises, as every client will after bootstrap."""
     checks = []
@@ -307,7 +332,11 @@ def diagnose(
     step = min(config.timeout, STEP_TIMEOUT)
     report = Report(config.bootstrap_servers)
     say(f"asking {config.bootstrap_servers} for metadata")
-    first, brokers = check_bootstrap(config, step)
+    secured = not plaintext(config)
+    if secured:
+        first, brokers = check_bootstrap_client(_quiet_admin(config), config)
+    else:
+        first, brokers = check_bootstrap(config, step)
     report.checks.append(first)
     if not first.ok:
         return report
@@ -316,7 +345,13 @@ def diagnose(
     report.checks.extend(advertised)
     reachable = [b for b, c in zip(brokers, advertised, strict=True) if c.ok]
     say("asking the brokers for their API versions")
-    if reachable:
+    if secured:
+        report.checks.append(Check(
+            "version", "cluster", True,
+            "not checked: kpoc doctor reads broker versions over PLAINTEXT listeners only "
+            f"(security.protocol={config.properties.get('security.protocol')})",
+        ))
+    elif reachable:
         report.checks.extend(check_versions(reachable, step))
     else:  # ask the bootstrap servers themselves, which did answer
         host, port = bootstrap_addresses(config.bootstrap_servers)[0]
