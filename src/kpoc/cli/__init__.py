@@ -56,6 +56,10 @@ cli.add_command(_produce.produce)
 cli.add_command(_consume.consume)
 cli.add_command(_demo.demo)
 
+from . import doctor as _doctor  # noqa: E402
+
+cli.add_command(_doctor.doctor)
+
 
 def main() -> None:
     cli(prog_name="kpoc")

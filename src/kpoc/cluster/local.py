@@ -225,8 +225,13 @@ class LocalCluster:
         port: int = DEFAULT_PORT,
         timeout: float = DEFAULT_TIMEOUT,
         progress: Progress = _silent,
+        overrides: Mapping[str, str] | None = None,
     ) -> tuple[str, bool]:
-        """Create (first time) and start every node; return (bootstrap, was_already_running)."""
+        """Create (first time) and start every node; return (bootstrap, was_already_running).
+
+        ``overrides`` replace generated broker properties of every node at creation (tests use it
+        to start a deliberately misconfigured cluster).
+        """
         if not 1 <= nodes <= 9:
             raise UsageError(f"--nodes {nodes} is out of range", "use 1 to 9 nodes")
         st = self.state()
@@ -247,7 +252,7 @@ class LocalCluster:
         check_java(java)
         libs = ensure_jars(self.env)
         if st is None:
-            st = self._create(nodes, port, java, libs, progress)
+            st = self._create(nodes, port, java, libs, progress, overrides or {})
         specs = [n for n in self._nodes(st) if self._pid(n.node_id) is None]
         self._check_ports(specs)
         progress(f"starting {len(specs)} node(s): " + ", ".join(str(n.node_id) for n in specs))
@@ -257,7 +262,8 @@ class LocalCluster:
         progress(f"ready in {time.monotonic() - start:.1f}s")
         return st["bootstrap_servers"], False
 
-    def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress) -> dict:
+    def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress,
+                overrides: Mapping[str, str]) -> dict:
         specs = node_specs(count, port)
         self._check_ports(specs)
         try:
@@ -277,6 +283,7 @@ class LocalCluster:
             d = self.node_dir(n.node_id)
             (d / "logs").mkdir(parents=True, exist_ok=True)
             props = node_properties(n, specs, str(d / "data"))
+            props.update(overrides)
             header = f"Written by kpoc for Apache Kafka {KAFKA_VERSION}: node {n.node_id}/{count}."
             (d / "server.properties").write_text(render_properties(props, header))
             (d / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
