@@ -152,17 +152,20 @@ def _consumer(config: ClientConfig) -> Consumer:
 
 
 def _partitions(consumer: Consumer, config: ClientConfig, topic: str) -> list[int]:
-    try:
-        md = consumer.list_topics(topic, timeout=config.timeout)
-    except KafkaException as exc:
-        raise translate(exc, config, "a metadata request") from None
-    tmd = md.topics.get(topic)
-    if tmd is None or (tmd.error is not None
-                       and tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+    # A topic created a moment ago may be unknown to the broker asked: ask again briefly.
+    for attempt in range(5):
+        try:
+            md = consumer.list_topics(topic, timeout=config.timeout)
+        except KafkaException as exc:
+            raise translate(exc, config, "a metadata request") from None
+        tmd = md.topics.get(topic)
+        if tmd is not None and tmd.error is None:
+            return sorted(tmd.partitions)
+        if attempt < 4:
+            time.sleep(0.2)
+    if tmd is None or tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
         raise NotFound(f"topic {topic!r} does not exist", "create it first")
-    if tmd.error is not None:
-        raise KpocError(f"metadata of {topic!r}: {tmd.error.str()}")
-    return sorted(tmd.partitions)
+    raise KpocError(f"metadata of {topic!r}: {tmd.error.str()}")
 
 
 def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> BrowseResult:

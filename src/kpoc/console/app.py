@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaException
 from fastapi import Depends, FastAPI, Request
@@ -62,6 +62,25 @@ class Console:
                "csrf_token": self.security.csrf_token(request), "version": __version__,
                "bootstrap": self.config.bootstrap_servers, **(context or {})}
         return self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+T = TypeVar("T")
+#: Right after a topic is created or while one is deleted, brokers disagree for a moment and a
+#: watermark request fails with this; a page should not, so such calls are retried briefly.
+_TRANSIENT = ("Unknown topic or partition", "Leader not available", "Not leader")
+
+
+def retry(fn: Callable[[], T], attempts: int = 6, pause: float = 0.3) -> T:
+    """``fn()``, retried on metadata races between brokers (never on other errors)."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except KpocError as exc:
+            if isinstance(exc, NotFound) or i == attempts - 1 or not any(
+                    t.lower() in exc.message.lower() for t in _TRANSIENT):
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def console_of(request: Request) -> Console:

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ...admin import GroupInfo, parse_reset_target
-from ..app import Console, console_of
+from ..app import Console, console_of, retry
 
 router = APIRouter()
 
@@ -42,11 +42,17 @@ def assignment_map(info: GroupInfo) -> dict[str, Any]:
 
 
 def detail(c: Console, group: str) -> dict[str, Any]:
-    info = c.admin.describe_group(group)
+    info = retry(lambda: c.admin.describe_group(group))
     c.lag.record(info)
     d = info.to_dict()
     d["assignment_map"] = assignment_map(info)
     return d
+
+
+def list_groups(c: Console) -> list[dict[str, Any]]:
+    # Listing groups with no broker up answers an empty list; say that Kafka is down instead.
+    c.admin.cluster()
+    return [g.to_dict() for g in retry(lambda: c.admin.list_groups(with_lag=True))]
 
 
 def _reset(c: Console, group: str, body: ResetOffsets) -> list[dict[str, Any]]:
@@ -60,7 +66,7 @@ def _reset(c: Console, group: str, body: ResetOffsets) -> list[dict[str, Any]]:
 @router.get("/api/groups", tags=["groups"])
 def api_groups(request: Request) -> list[dict[str, Any]]:
     """Consumer groups with state, member count and total lag."""
-    return [g.to_dict() for g in console_of(request).admin.list_groups(with_lag=True)]
+    return list_groups(console_of(request))
 
 
 @router.get("/api/groups/{group}", tags=["groups"])
@@ -86,7 +92,7 @@ def api_reset(request: Request, group: str, body: ResetOffsets) -> list[dict[str
 @router.get("/groups", include_in_schema=False)
 def groups_page(request: Request) -> Response:
     c = console_of(request)
-    groups = [g.to_dict() for g in c.admin.list_groups(with_lag=True)]
+    groups = list_groups(c)
     return c.render(request, "groups.html", {"groups": groups, "page": "groups"})
 
 

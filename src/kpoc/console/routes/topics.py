@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from ...admin import TopicInfo
 from ...config import parse_property
 from ...errors import UsageError
-from ..app import Console, console_of
+from ..app import Console, console_of, retry
 
 router = APIRouter()
 
@@ -47,7 +47,7 @@ def _delete(c: Console, name: str, confirm: str) -> None:
 
 
 def watermarks(c: Console, name: str) -> dict[str, Any]:
-    t = c.admin.describe_topic(name)
+    t = retry(lambda: c.admin.describe_topic(name))
     return {"topic": name, "time": time.time(),
             "partitions": [{"partition": p.id, "low": p.low, "high": p.high}
                            for p in t.partitions],
@@ -59,7 +59,8 @@ def watermarks(c: Console, name: str) -> dict[str, Any]:
 @router.get("/api/topics", tags=["topics"])
 def api_topics(request: Request, internal: bool = False) -> list[dict[str, Any]]:
     """Topics with partitions, replication factor, health and message count."""
-    return [summary(t) for t in console_of(request).admin.list_topics(include_internal=internal)]
+    admin = console_of(request).admin
+    return [summary(t) for t in retry(lambda: admin.list_topics(include_internal=internal))]
 
 
 @router.post("/api/topics", tags=["topics"], status_code=201)
@@ -71,7 +72,8 @@ def api_create_topic(request: Request, body: TopicCreate) -> dict[str, Any]:
 @router.get("/api/topics/{name}", tags=["topics"])
 def api_topic(request: Request, name: str) -> dict[str, Any]:
     """Per-partition leader, replicas, ISR and watermarks, and the topic's non-default configs."""
-    return console_of(request).admin.describe_topic(name).to_dict()
+    admin = console_of(request).admin
+    return retry(lambda: admin.describe_topic(name)).to_dict()
 
 
 @router.post("/api/topics/{name}/delete", tags=["topics"])
@@ -92,7 +94,7 @@ def api_watermarks(request: Request, name: str) -> dict[str, Any]:
 @router.get("/topics", include_in_schema=False)
 def topics_page(request: Request, internal: bool = False) -> Response:
     c = console_of(request)
-    topics = [summary(t) for t in c.admin.list_topics(include_internal=internal)]
+    topics = [summary(t) for t in retry(lambda: c.admin.list_topics(include_internal=internal))]
     return c.render(request, "topics.html", {"topics": topics, "internal": internal,
                                              "page": "topics"})
 
@@ -118,7 +120,7 @@ def create_topic_form(request: Request, name: str = Form(...), partitions: int =
 @router.get("/topics/{name}", include_in_schema=False)
 def topic_page(request: Request, name: str) -> Response:
     c = console_of(request)
-    t = c.admin.describe_topic(name)
+    t = retry(lambda: c.admin.describe_topic(name))
     return c.render(request, "topic.html", {"t": t, "s": summary(t), "page": "topics"})
 
 
