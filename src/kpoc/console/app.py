@@ -70,7 +70,7 @@ T = TypeVar("T")
 _TRANSIENT = ("Unknown topic or partition", "Leader not available", "Not leader")
 
 
-def retry(fn: Callable[[], T], attempts: int = 6, pause: float = 0.3) -> T:
+def retry(fn: Callable[[], T], attempts: int = 12, pause: float = 0.4) -> T:
     """``fn()``, retried on metadata races between brokers (never on other errors)."""
     for i in range(attempts):
         try:
