@@ -21,6 +21,7 @@ import regex
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from .._client import base_properties, make_client, translate, unavailable
+from ..admin import validate_topic_name
 from ..config import ClientConfig
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, KpocError, NotFound, UsageError
@@ -109,6 +110,7 @@ class Browse:
     limit: int = MAX_COUNT
 
     def check(self) -> None:
+        validate_topic_name(self.topic)
         if self.mode not in MODES:
             raise UsageError(f"unknown mode {self.mode!r}", f"use one of {', '.join(MODES)}")
         if not 1 <= self.count <= self.limit:
@@ -297,6 +299,7 @@ class Sender:
     def send(self, topic: str, records: Iterable[Record], keep_partition: bool = False,
              partition: int | None = None) -> list[dict[str, Any]]:
         """Produce and wait for every acknowledgement; raises DeliveryError on any failure."""
+        validate_topic_name(topic)
         reports: list[dict[str, Any]] = []
         failures: list[str] = []
         pending = 0
