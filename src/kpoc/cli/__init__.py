@@ -43,6 +43,7 @@ def cli() -> None:
 
 
 from . import cluster as _cluster  # noqa: E402
+from . import console as _console  # noqa: E402
 from . import consume as _consume  # noqa: E402
 from . import demo as _demo  # noqa: E402
 from . import groups as _groups  # noqa: E402
@@ -59,6 +60,7 @@ cli.add_command(_demo.demo)
 from . import doctor as _doctor  # noqa: E402
 
 cli.add_command(_doctor.doctor)
+cli.add_command(_console.console)
 
 
 def main() -> None:
