@@ -49,6 +49,8 @@ from . import topics as _topics  # noqa: E402
 cli.add_command(_cluster.cluster)
 cli.add_command(_topics.topics)
 cli.add_command(_groups.groups)
+from . import chaos as _chaos  # noqa: E402
+cli.add_command(_chaos.chaos)
 
 
 def main() -> None:
