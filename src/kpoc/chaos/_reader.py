@@ -1,6 +1,6 @@
 """The chaos consumer: a separate process, so a scenario can SIGKILL it mid-batch.
 
-The child (``python -m kpoc.chaos._reader``) reads the topic in a consumer group with the
+The child (``python -m kpoc.chaos._worker``) reads the topic in a consumer group with the
 at-least-once contract — a record's offset is stored only after the record is processed
 (``enable.auto.offset.store=false`` + ``store_offsets``), stored offsets are committed every second
 and on revoke — and "processes" a record by appending ``partition offset seq`` to its output file.
@@ -9,86 +9,12 @@ The parent (:class:`Reader`) starts, kills and restarts it, and reads the files 
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .checker import Seen, parse_value
-
-COMMIT_INTERVAL_MS = 1000
-
-
-def _child(argv: list[str]) -> int:
-    import logging
-
-    from confluent_kafka import Consumer, TopicPartition
-
-    ap = argparse.ArgumentParser(prog="kpoc.chaos._reader")
-    ap.add_argument("--bootstrap", required=True)
-    ap.add_argument("--topic", required=True)
-    ap.add_argument("--group", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--batch", type=int, default=500)
-    a = ap.parse_args(argv)
-
-    stop = False
-
-    def on_term(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    quiet = logging.getLogger("kpoc.chaos.reader")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
-    consumer = Consumer({
-        "bootstrap.servers": a.bootstrap,
-        "group.id": a.group,
-        # Static membership: a restarted reader takes its predecessor's place at once instead of
-        # waiting for the dead member's session to expire.
-        "group.instance.id": f"{a.group}-reader",
-        "session.timeout.ms": 10000,
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": True,
-        "auto.commit.interval.ms": COMMIT_INTERVAL_MS,
-        "enable.auto.offset.store": False,
-        "logger": quiet,
-        "error_cb": lambda err: None,
-    })
-
-    def on_revoke(c: Consumer, parts: list) -> None:
-        # Nothing stored since the last commit, or the coordinator is away: nothing to do.
-        with contextlib.suppress(Exception):
-            c.commit(asynchronous=False)
-
-    consumer.subscribe([a.topic], on_revoke=on_revoke)
-    fd = os.open(a.out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        while not stop:
-            msgs = consumer.consume(a.batch, timeout=0.5)
-            lines = []
-            nxt: dict[int, int] = {}
-            for m in msgs:
-                part, off = m.partition(), m.offset()
-                if m.error() is not None or part is None or off is None:
-                    continue
-                ps = parse_value(m.value())
-                lines.append(f"{part} {off} {ps[1] if ps else '-'}\n")
-                nxt[part] = off + 1
-            if lines:
-                os.write(fd, "".join(lines).encode())  # processed ...
-                consumer.store_offsets(offsets=[TopicPartition(a.topic, p, o)  # ... then stored
-                                                for p, o in nxt.items()])
-    finally:
-        os.close(fd)
-        consumer.close()  # commits what is stored
-    return 0
+from .checker import Seen
 
 
 class Reader:
@@ -113,7 +39,7 @@ class Reader:
         self.files.append(out)
         with out.with_suffix(".err").open("wb") as errf:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kpoc.chaos._reader", "--bootstrap", self.bootstrap,
+                [sys.executable, "-m", "kpoc.chaos._worker", "--bootstrap", self.bootstrap,
                  "--topic", self.topic, "--group", self.group, "--out", str(out)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf,
             )
@@ -193,6 +119,3 @@ class Reader:
             time.sleep(0.05)
         return None
 
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1:]))

@@ -153,14 +153,21 @@ class Context:
     def say(self, text: str) -> None:
         self.progress(f"t+{time.monotonic() - self.t0:5.1f}s  {text}")
 
-    def at(self, k: int, timeout: float = 900.0) -> None:
-        """Wait until the traffic reaches checkpoint ``k``, then let it go on."""
+    def reach(self, k: int, timeout: float = 900.0) -> None:
+        """Wait until the traffic reaches checkpoint ``k``; it holds there until released."""
         cp = self.checkpoints[k]
         deadline = time.monotonic() + timeout
         while not cp.reached.wait(0.2):
             if self.stop.is_set() or time.monotonic() > deadline:
                 raise ClusterError(f"traffic never reached message {cp.index}")
-        cp.released.set()
+
+    def release(self, k: int) -> None:
+        self.checkpoints[k].released.set()
+
+    def at(self, k: int) -> None:
+        """Wait until the traffic reaches checkpoint ``k``, then let it go on."""
+        self.reach(k)
+        self.release(k)
 
     def fault(self, label: str) -> Fault:
         now = time.monotonic()
@@ -224,17 +231,26 @@ class Context:
         self.say(f"start node {node}")
         self.cluster.start_node(node, timeout=120)
 
-    def committed(self, group: str) -> dict[int, int]:
-        from confluent_kafka import Consumer, TopicPartition
+    def committed(self, group: str, timeout: float = 30.0) -> dict[int, int]:
+        """The group's committed offsets; retried while the coordinator moves or loads."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
 
         from .._client import _quiet
 
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
                       "logger": _quiet, "error_cb": lambda e: None})
+        deadline = time.monotonic() + timeout
         try:
-            tps = c.committed([TopicPartition(self.topic, p) for p in range(PARTITIONS)],
-                              timeout=10)
-            return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+            while True:
+                try:
+                    tps = c.committed([TopicPartition(self.topic, p) for p in range(PARTITIONS)],
+                                      timeout=10)
+                    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+                except KafkaException as exc:
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"committed offsets of {group!r} unavailable for "
+                                           f"{timeout:g}s: {exc}")
+                    time.sleep(0.5)
         finally:
             c.close()
 
@@ -361,9 +377,24 @@ def _two_down_criteria(ctx: Context, c: Check) -> list[Criterion]:
 
 
 def _consumer_kill(ctx: Context) -> None:
-    ctx.at(0)
-    if ctx.reader.wait_for_new(0, 30) is None:
-        raise ClusterError("the consumer read nothing within 30s")
+    # Traffic holds at the first checkpoint until the group has committed something, so the
+    # kill at the second lands on a consumer with a commit history, mid-stream.
+    ctx.reach(0)
+    deadline = time.monotonic() + 60
+    while not ctx.committed(ctx.topic):
+        if time.monotonic() > deadline:
+            raise ClusterError("the consumer committed nothing within 60s: "
+                               f"{ctx.reader.last_error() or 'no error output'}")
+        time.sleep(0.5)
+    ctx.release(0)
+    ctx.at(1)
+    # Kill once the reader is busy with the new traffic: records processed, the next commit due.
+    ctx.reader.poll()
+    base = len(ctx.reader.seen)
+    deadline = time.monotonic() + 30
+    while len(ctx.reader.seen) < base + 100 and time.monotonic() < deadline:
+        ctx.reader.poll()
+        time.sleep(0.01)
     pid = ctx.reader.pid
     f = ctx.fault(f"SIGKILL the consumer process (pid {pid}) mid-batch")
     ctx.reader.kill()
@@ -453,7 +484,7 @@ SCENARIOS: dict[int, Scenario] = {s.number: s for s in [
              _two_down, (0.3, 0.6), message_timeout_ms=5_000, failures_expected=True,
              criteria=_two_down_criteria),
     Scenario(5, "consumer-kill", "SIGKILL the consumer mid-batch, restart it in the same group",
-             _consumer_kill, (0.5,), criteria=_consumer_kill_criteria),
+             _consumer_kill, (0.3, 0.6), criteria=_consumer_kill_criteria),
     Scenario(6, "full-restart", "stop every node (down) and start them again (up)",
              _full_restart, (0.4, 0.7)),
     Scenario(7, "slow-follower", "SIGSTOP a follower beyond replica.lag.time.max.ms, SIGCONT",
@@ -558,7 +589,8 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         t_reports = time.monotonic()
         acked = load.acked_keys()
         ctx.say(f"every delivery report in: {len(acked)} acknowledged; waiting for the consumer")
-        have: set[tuple[int, int]] = set()
+        reader.poll()
+        have = {(s.partition, s.seq) for s in reader.seen if s.seq is not None}
         while True:
             for s in reader.poll():
                 if s.seq is not None:

@@ -42,6 +42,7 @@ def cli() -> None:
     """
 
 
+from . import chaos as _chaos  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
 from . import groups as _groups  # noqa: E402
 from . import topics as _topics  # noqa: E402
@@ -49,7 +50,6 @@ from . import topics as _topics  # noqa: E402
 cli.add_command(_cluster.cluster)
 cli.add_command(_topics.topics)
 cli.add_command(_groups.groups)
-from . import chaos as _chaos  # noqa: E402
 cli.add_command(_chaos.chaos)
 
 
