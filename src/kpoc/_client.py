@@ -252,6 +252,20 @@ def wait_metadata(client: Any, config: ClientConfig, what: str, topic: str | Non
                 raise translate(exc, config, what) from None
 
 
+def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe") -> Any:
+    """Metadata of ``topic`` within the bound, through a short-lived admin client.
+
+    Producers and consumers deliver librdkafka's reports only from their own poll loops; asking
+    through an admin client lets a wrong password or an untrusted certificate be named at once.
+    A topic the principal may not see raises :func:`denied` for ``operation``.
+    """
+    md = wait_metadata(admin_client(config), config, "a metadata request", topic)
+    tmd = md.topics.get(topic)
+    if tmd is not None and tmd.error is not None and tmd.error.code() in _DENIED:
+        raise denied(config, "topic", topic, operation, tmd.error.name())
+    return md
+
+
 def translate(exc: KafkaException, config: ClientConfig, what: str) -> Exception:
     """Map a librdkafka error on ``what`` to the kpoc error a user can act on."""
     err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
