@@ -42,6 +42,7 @@ def cli() -> None:
     """
 
 
+from . import acls as _acls  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
 from . import consume as _consume  # noqa: E402
 from . import groups as _groups  # noqa: E402
@@ -53,6 +54,7 @@ cli.add_command(_topics.topics)
 cli.add_command(_groups.groups)
 cli.add_command(_produce.produce)
 cli.add_command(_consume.consume)
+cli.add_command(_acls.acls)
 
 
 def main() -> None:
