@@ -56,8 +56,10 @@ class ErrorTrap:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.errors: deque[tuple[int, str]] = deque(maxlen=64)
-        self.fails: deque[str] = deque(maxlen=64)
+        # (monotonic time, code, text) and (monotonic time, log line): only recent ones count,
+        # so a long-lived process is not told about a problem that has gone away.
+        self._errors: deque[tuple[float, int, str]] = deque(maxlen=64)
+        self._fails: deque[tuple[float, str]] = deque(maxlen=64)
         self._clients: list[weakref.ref] = []
         # A standalone Logger (not registered in logging's tree): it dies with the trap and
         # never propagates to the root logger.
@@ -66,12 +68,12 @@ class ErrorTrap:
 
     def __call__(self, err: KafkaError) -> None:
         with self._lock:
-            self.errors.append((err.code(), err.str()))
+            self._errors.append((time.monotonic(), err.code(), err.str()))
 
     def note_log(self, message: str) -> None:
         if "FAIL" in message or "failed" in message:
             with self._lock:
-                self.fails.append(message)
+                self._fails.append((time.monotonic(), message))
 
     def attach(self, client: object) -> None:
         """Remember ``client`` (weakly) so :meth:`serve` can deliver its pending reports."""
@@ -91,14 +93,20 @@ class ErrorTrap:
 
     def clear(self) -> None:
         with self._lock:
-            self.errors.clear()
-            self.fails.clear()
+            self._errors.clear()
+            self._fails.clear()
+
+    def recent(self, within: float) -> tuple[list[tuple[int, str]], list[str]]:
+        """Error reports and failure log lines of the last ``within`` seconds."""
+        since = time.monotonic() - within
+        with self._lock:
+            return ([(c, t) for ts, c, t in self._errors if ts >= since],
+                    [t for ts, t in self._fails if ts >= since])
 
     def diagnosis(self, config: ClientConfig, what: str) -> KpocError | None:
         """The connection problem behind a failure, as a kpoc error; None if nothing is known."""
         self.serve()
-        with self._lock:
-            errors, fails = list(self.errors), list(self.fails)
+        errors, fails = self.recent(config.timeout + 5)
         texts = [t for _, t in errors] + fails
         user = str(config.properties.get("sasl.username", "")) or None
         protocol = str(config.properties.get("security.protocol", "plaintext")).lower()
@@ -148,10 +156,9 @@ class ErrorTrap:
     def check(self, config: ClientConfig, what: str) -> None:
         """Raise at once if a report that retrying cannot fix (bad password, bad TLS) is in."""
         self.serve()
-        with self._lock:
-            fatal = any(c in _STOP_CODES for c, _ in self.errors) or any(
-                "SASL authentication error" in t or "SSL handshake failed" in t
-                for t in self.fails)
+        errors, fails = self.recent(config.timeout + 5)
+        fatal = any(c in _STOP_CODES for c, _ in errors) or any(
+            "SASL authentication error" in t or "SSL handshake failed" in t for t in fails)
         if fatal:
             exc = self.diagnosis(config, what)
             if exc is not None:
