@@ -10,6 +10,7 @@ librdkafka retries a refused connection forever (wrong password, untrusted certi
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from .config import ClientConfig
+from .config import ClientConfig, default_data_dir
 from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError
 
 T = TypeVar("T")
@@ -142,7 +143,7 @@ class ErrorTrap:
                 f"{what}: {target} closed every {protocol.upper()} connection at the first "
                 "request: the listener probably requires TLS",
                 "set security.protocol=SASL_SSL, sasl.* and ssl.ca.location (for a local "
-                "secure cluster: -F <data-dir>/client.properties)",
+                f"secure cluster: -F {_local_client_file(config)})",
             )
         if protocol == "ssl" and any("SSL connection closed by peer" in t for t in fails):
             return AuthError(
@@ -163,6 +164,18 @@ class ErrorTrap:
             exc = self.diagnosis(config, what)
             if exc is not None:
                 raise exc
+
+
+def _local_client_file(config: ClientConfig) -> str:
+    """The admin client file of the local secure cluster at this address, if there is one."""
+    d = default_data_dir()
+    try:
+        st = json.loads((d / "cluster.json").read_text())
+    except (OSError, ValueError):
+        st = {}
+    if st.get("secure") and st.get("bootstrap_servers") == config.bootstrap_servers:
+        return str(d / "client.properties")
+    return "<data-dir>/client.properties"
 
 
 def _short(text: str) -> str:
