@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -371,20 +372,24 @@ class Admin:
         return self._wait_topic(name, partitions)
 
     def _wait_topic(self, name: str, partitions: int) -> TopicInfo:
-        """Creation is acknowledged before every broker knows the leaders; wait until they do."""
-        import time
-
+        """Creation is acknowledged before every broker knows the leaders. Metadata requests go
+        to any broker, so wait until several in a row agree the topic is ready."""
         deadline = time.monotonic() + self.config.timeout
+        agreed = 0
         while True:
             tmd = self._metadata(name).topics.get(name)
             if (tmd is not None and tmd.error is None and len(tmd.partitions) == partitions
                     and all(p.leader >= 0 for p in tmd.partitions.values())):
-                return self._topic_info(tmd, {})
+                agreed += 1
+                if agreed >= 5:
+                    return self._topic_info(tmd, {})
+            else:
+                agreed = 0
             if time.monotonic() > deadline:
                 raise KpocError(f"topic {name!r} was created but has no leaders after "
                                 f"{self.config.timeout:g}s",
                                 "check `kpoc cluster status`; raise the bound with --timeout")
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def delete_topic(self, name: str) -> None:
         validate_topic_name(name)

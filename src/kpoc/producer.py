@@ -8,6 +8,7 @@ message ends in exactly one :class:`DeliveryReport`: delivered, failed, or possi
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from array import array
@@ -68,7 +69,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted sequence (0 for none)."""
     if not sorted_values:
         return 0.0
-    k = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    k = min(len(sorted_values) - 1, max(0, math.ceil(q / 100 * len(sorted_values)) - 1))
     return float(sorted_values[k])
 
 
