@@ -24,7 +24,14 @@ from confluent_kafka import (
 )
 from confluent_kafka import Consumer as _RdConsumer
 
-from ._client import base_properties, make_client, translate, unavailable
+from ._client import (
+    base_properties,
+    denied,
+    make_client,
+    topic_metadata,
+    translate,
+    unavailable,
+)
 from .config import ClientConfig
 from .envelope import Record
 from .errors import KpocError, NotFound, UsageError
@@ -137,10 +144,7 @@ class Consumer:
     def _check_topics(self) -> dict[str, int]:
         counts = {}
         for topic in self.topics:
-            try:
-                md = self.client.list_topics(topic, timeout=self.config.timeout)
-            except KafkaException as exc:
-                raise translate(exc, self.config, "a metadata request") from None
+            md = topic_metadata(self.config, topic, "read")
             tmd = md.topics.get(topic)
             if tmd is None or tmd.error is not None:
                 code = tmd.error.code() if tmd is not None and tmd.error is not None else None
@@ -296,6 +300,10 @@ class Consumer:
         code = err.code()
         if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
             raise NotFound(f"topic not found: {err.str()}", "list topics with `kpoc topics list`")
+        if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
+            raise denied(self.config, "group", self.group, "read", err.name())
+        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise denied(self.config, "topic", ",".join(self.topics), "read", err.name())
         if err.fatal() or not err.retriable():
             raise translate(KafkaException(err), self.config, "consume")
 

@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, translate, unavailable
+from ._client import base_properties, make_client, topic_metadata, unavailable
 from .config import ClientConfig
 from .errors import NotFound, UsageError
 
@@ -50,6 +50,9 @@ _FIXES = {
     "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
                            "brokers (`kpoc cluster status`)",
     "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
+    "TOPIC_AUTHORIZATION_FAILED": "this principal lacks the WRITE ACL on the topic; an admin can "
+                                  "add it: kpoc acls add --principal User:NAME --operation write "
+                                  "--topic TOPIC",
 }
 
 
@@ -142,10 +145,7 @@ class Producer:
     def partitions(self, topic: str) -> int:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
-            try:
-                md = self.client.list_topics(topic, timeout=self.config.timeout)
-            except KafkaException as exc:
-                raise translate(exc, self.config, "a metadata request") from None
+            md = topic_metadata(self.config, topic, "write")
             tmd = md.topics.get(topic)
             if tmd is None or tmd.error is not None:
                 code = tmd.error.code() if tmd is not None and tmd.error is not None else None
