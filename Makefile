@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean
+.PHONY: help setup system-deps jars demo test lint clean bench bench-quick
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
 	@echo "make test   - set up and run the whole test suite against a real cluster"
 	@echo "make lint   - ruff + mypy"
+	@echo "make bench  - kpoc vs kcat and Kafka's Java perf tools (< 15 min; bench-quick < 2 min)"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +45,15 @@ test: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy
+
+# Benchmarks (docs/benchmarks.md): full run < 15 min; quick is CI's smoke test (non-zero exit on a
+# missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 39092".
+BENCH_ARGS ?=
+bench: setup
+	$(KPOC) bench $(BENCH_ARGS)
+
+bench-quick: setup
+	$(KPOC) bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

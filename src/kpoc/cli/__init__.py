@@ -45,6 +45,9 @@ def cli() -> None:
 from . import cluster as _cluster  # noqa: E402
 
 cli.add_command(_cluster.cluster)
+from . import bench as _bench  # noqa: E402
+
+cli.add_command(_bench.bench)
 
 
 def main() -> None:
