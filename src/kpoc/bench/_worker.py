@@ -118,7 +118,8 @@ def e2e_produce(
     from .._client import base_properties, make_client
 
     errors: list[str] = []
-    props = base_properties(config, {"acks": "all", "linger.ms": 0})
+    props = base_properties(config, {"acks": "all", "linger.ms": 0,
+                                      "enable.idempotence": True})
     props["on_delivery"] = lambda err, _msg: errors.append(err.str()) if err else None
     p = make_client(Producer, props)
     pad = b"x" * max(0, size - 19)
