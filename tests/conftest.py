@@ -12,16 +12,17 @@ import itertools
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
+from kpoc.admin import Admin
 from kpoc.cluster import LocalCluster
+from kpoc.config import ClientConfig
 
 
 @dataclass
@@ -70,23 +71,12 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
 @pytest.fixture
 def make_topic(cluster: TestCluster, unique_name: Callable[[str], str]) -> Callable[..., str]:
     """Create a fresh topic (default 3 partitions, RF 3) and wait until it is usable."""
-    admin = cluster.admin()
 
     def make(partitions: int = 3, replication_factor: int = 3, config: dict | None = None) -> str:
         name = unique_name("topic")
-        fut = admin.create_topics(
-            [NewTopic(name, partitions, replication_factor, config=config or {})]
-        )[name]
-        fut.result(timeout=30)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            md = admin.list_topics(name, timeout=5).topics[name]
-            if md.error is None and len(md.partitions) == partitions and all(
-                p.leader >= 0 for p in md.partitions.values()
-            ):
-                return name
-            time.sleep(0.1)
-        raise AssertionError(f"topic {name} not ready in 30s")
+        with Admin(ClientConfig(cluster.bootstrap_servers, timeout=30)) as admin:
+            admin.create_topic(name, partitions, replication_factor, config or {})
+        return name
 
     return make
 

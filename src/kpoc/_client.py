@@ -49,6 +49,9 @@ def translate(exc: KafkaException, config: ClientConfig, what: str) -> Exception
     err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
     code = err.code() if err else None
     text = err.str() if err else str(exc)
+    if err is not None and text.rstrip().endswith(":"):
+        # Some admin errors carry only "RequestName: "; the code's name is what helps.
+        text = f"{text.rstrip(': ')}: {err.name()}"
     if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN):
         return unavailable(config, what)
     if code in (

@@ -84,13 +84,13 @@ class ClientConfig:
         )
 
 
-def parse_property(text: str) -> tuple[str, str]:
-    """Parse one ``key=value`` (``-X``) argument."""
+def parse_property(text: str, flag: str = "-X", example: str = "linger.ms=5") -> tuple[str, str]:
+    """Parse one ``key=value`` argument of ``flag``."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ConfigError(
-            f"invalid property {text!r}: expected key=value", "e.g. -X linger.ms=5"
+            f"invalid {flag} {text!r}: expected key=value", f"e.g. {flag} {example}"
         )
     return key, value.strip()
 

@@ -42,11 +42,18 @@ def cli() -> None:
     """
 
 
+from . import bench as _bench  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
+from . import consume as _consume  # noqa: E402
+from . import groups as _groups  # noqa: E402
+from . import produce as _produce  # noqa: E402
+from . import topics as _topics  # noqa: E402
 
 cli.add_command(_cluster.cluster)
-from . import bench as _bench  # noqa: E402
-
+cli.add_command(_topics.topics)
+cli.add_command(_groups.groups)
+cli.add_command(_produce.produce)
+cli.add_command(_consume.consume)
 cli.add_command(_bench.bench)
 
 

@@ -61,6 +61,12 @@ def build_config(
     )
 
 
+def config_from(conn: dict[str, Any]) -> ClientConfig:
+    """The config of a command decorated with :func:`client_options` (its ``**conn``)."""
+    return build_config(conn["bootstrap_servers"], conn["properties"], conn["config_file"],
+                        conn["timeout"])
+
+
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
     sys.stdout.flush()

@@ -365,7 +365,23 @@ class LocalCluster:
             md = admin.list_topics(timeout=2)
         except Exception:
             return False
-        return expected <= set(md.brokers) and self.quorum_leader(st) is not None
+        if not (expected <= set(md.brokers) and self.quorum_leader(st) is not None):
+            return False
+        return self._offsets_topic_ready(admin, md)
+
+    @staticmethod
+    def _offsets_topic_ready(admin, md) -> bool:
+        """Group coordinators need __consumer_offsets, which Kafka creates on the first group
+        request; creating it here keeps that delay out of the user's first `kpoc consume`."""
+        from confluent_kafka import ConsumerGroupTopicPartitions
+
+        topic = md.topics.get("__consumer_offsets")
+        if topic is not None and topic.error is None and topic.partitions and all(
+                p.leader >= 0 for p in topic.partitions.values()):
+            return True
+        admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("kpoc-warm-up")],
+                                          request_timeout=2)
+        return False
 
     def start_node(self, node_id: int, timeout: float = DEFAULT_TIMEOUT) -> bool:
         """Start one stopped node and wait until it has rejoined; False if it was running."""

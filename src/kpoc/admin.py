@@ -1,0 +1,500 @@
+"""Topics, consumer groups and cluster facts: the one source of truth for the CLI and the console.
+
+Every call is bounded by the config's timeout and raises kpoc errors a user can act on; results are
+plain dataclasses with ``to_dict()`` so the CLI's ``--output json`` and the console's JSON API share
+one schema.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from confluent_kafka import (
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import (
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
+
+from ._client import admin_client, translate, unavailable
+from .config import ClientConfig
+from .errors import KpocError, NotFound, UsageError
+
+__all__ = [
+    "Admin",
+    "BrokerInfo",
+    "ClusterInfo",
+    "GroupInfo",
+    "GroupMember",
+    "GroupSummary",
+    "OffsetReset",
+    "PartitionInfo",
+    "PartitionLag",
+    "TopicInfo",
+    "parse_reset_target",
+    "validate_topic_name",
+]
+
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+#: Group states in which nobody holds partitions, so offsets may be rewritten safely.
+_IDLE_STATES = {"EMPTY", "DEAD", "UNKNOWN"}
+
+
+def validate_topic_name(name: str) -> str:
+    """Kafka's own rule, checked before a round trip so the message can say what is wrong."""
+    if name in (".", "..") or not _TOPIC_NAME.match(name):
+        raise UsageError(
+            f"invalid topic name {name!r}",
+            "use 1-249 characters from letters, digits, '.', '_' and '-'",
+        )
+    return name
+
+
+def parse_reset_target(text: str) -> str | int:
+    """``earliest`` | ``latest`` | an offset ≥ 0 | ``@<ms since epoch>`` (returned as ``"@N"``)."""
+    t = text.strip().lower()
+    if t in ("earliest", "latest"):
+        return t
+    if t.startswith("@") and t[1:].isdigit():
+        return t
+    if t.isdigit():
+        return int(t)
+    raise UsageError(
+        f"invalid reset target {text!r}",
+        "use earliest, latest, an offset (e.g. 42) or @<timestamp in ms> (e.g. @1732467000000)",
+    )
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    id: int
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    cluster_id: str | None
+    controller_id: int | None
+    brokers: list[BrokerInfo]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    id: int
+    leader: int
+    replicas: list[int]
+    isr: list[int]
+    low: int | None = None
+    high: int | None = None
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+    @property
+    def offline(self) -> bool:
+        return self.leader < 0
+
+    @property
+    def messages(self) -> int:
+        return (self.high or 0) - (self.low or 0)
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: list[PartitionInfo]
+    internal: bool = False
+    configs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def replication_factor(self) -> int:
+        return max((len(p.replicas) for p in self.partitions), default=0)
+
+    @property
+    def under_replicated(self) -> int:
+        return sum(p.under_replicated for p in self.partitions)
+
+    @property
+    def offline(self) -> int:
+        return sum(p.offline for p in self.partitions)
+
+    @property
+    def messages(self) -> int:
+        return sum(p.messages for p in self.partitions)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(replication_factor=self.replication_factor,
+                 under_replicated=self.under_replicated, offline=self.offline,
+                 messages=self.messages)
+        return d
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    member_id: str
+    client_id: str
+    host: str
+    assignment: list[tuple[str, int]]
+
+    @property
+    def idle(self) -> bool:
+        return not self.assignment
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None
+    high: int | None
+    #: None when the group has committed nothing for this partition yet.
+    lag: int | None
+    member_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group_id: str
+    state: str
+    type: str
+    members: int | None = None
+    total_lag: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    group_id: str
+    state: str
+    type: str
+    assignor: str
+    coordinator: int | None
+    members: list[GroupMember]
+    lags: list[PartitionLag]
+
+    @property
+    def total_lag(self) -> int:
+        return sum(p.lag or 0 for p in self.lags)
+
+    @property
+    def idle_members(self) -> list[GroupMember]:
+        return [m for m in self.members if m.idle]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for m, md in zip(self.members, d["members"], strict=True):
+            md["assignment"] = [{"topic": t, "partition": p} for t, p in m.assignment]
+            md["idle"] = m.idle
+        d["total_lag"] = self.total_lag
+        return d
+
+
+@dataclass(frozen=True)
+class OffsetReset:
+    topic: str
+    partition: int
+    previous: int | None
+    new: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _state_name(state: object) -> str:
+    return state.name if isinstance(state, ConsumerGroupState) else str(state).rsplit(".", 1)[-1]
+
+
+class Admin:
+    """A lazily connected admin client; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self._client: AdminClient | None = None
+
+    def __enter__(self) -> Admin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        # AdminClient has no close(); dropping the last reference destroys the librdkafka handle.
+        self._client = None
+
+    @property
+    def client(self) -> AdminClient:
+        if self._client is None:
+            self._client = admin_client(self.config)
+        return self._client
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _result(self, future: concurrent.futures.Future, what: str,
+                known: dict[int, KpocError] | None = None) -> Any:
+        try:
+            return future.result(timeout=self.config.timeout + 1)
+        except concurrent.futures.TimeoutError:
+            raise unavailable(self.config, what) from None
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            if err is not None and known and err.code() in known:
+                raise known[err.code()] from None
+            raise translate(exc, self.config, what) from None
+
+    def _metadata(self, topic: str | None = None) -> Any:
+        try:
+            return self.client.list_topics(topic, timeout=self.config.timeout)
+        except KafkaException as exc:
+            raise translate(exc, self.config, "a metadata request") from None
+
+    def _watermarks(self, tps: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+        tps = list(tps)
+        if not tps:
+            return {}
+        marks: dict[tuple[str, int], list[int]] = {tp: [0, 0] for tp in tps}
+        for i, spec in enumerate((OffsetSpec.earliest(), OffsetSpec.latest())):
+            req = {TopicPartition(t, p): spec for t, p in tps}
+            futures = self.client.list_offsets(req, request_timeout=self.config.timeout)
+            for tp, fut in futures.items():
+                marks[(tp.topic, tp.partition)][i] = self._result(fut, "list offsets").offset
+        return {tp: (lo, hi) for tp, (lo, hi) in marks.items()}
+
+    # -- cluster ----------------------------------------------------------------------------
+
+    def cluster(self) -> ClusterInfo:
+        res = self._result(
+            self.client.describe_cluster(request_timeout=self.config.timeout), "describe cluster")
+        brokers = sorted((BrokerInfo(n.id, n.host, n.port) for n in res.nodes), key=lambda b: b.id)
+        return ClusterInfo(res.cluster_id, res.controller.id if res.controller else None, brokers)
+
+    # -- topics -----------------------------------------------------------------------------
+
+    def topic_names(self, include_internal: bool = False) -> list[str]:
+        md = self._metadata()
+        return sorted(n for n in md.topics if include_internal or not n.startswith("__"))
+
+    def list_topics(self, include_internal: bool = False,
+                    watermarks: bool = True) -> list[TopicInfo]:
+        md = self._metadata()
+        names = sorted(n for n in md.topics if include_internal or not n.startswith("__"))
+        marks = self._watermarks(
+            (n, p) for n in names for p in md.topics[n].partitions) if watermarks else {}
+        return [self._topic_info(md.topics[n], marks) for n in names]
+
+    def describe_topic(self, name: str) -> TopicInfo:
+        validate_topic_name(name)
+        md = self._metadata(name)
+        tmd = md.topics.get(name)
+        if tmd is None or (tmd.error is not None
+                           and tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+            raise self._no_topic(name)
+        marks = self._watermarks((name, p) for p in tmd.partitions)
+        return self._topic_info(tmd, marks, configs=self.topic_configs(name))
+
+    def topic_configs(self, name: str, include_defaults: bool = False) -> dict[str, str]:
+        futures = self.client.describe_configs(
+            [ConfigResource(ResourceType.TOPIC, name)], request_timeout=self.config.timeout)
+        entries = self._result(next(iter(futures.values())), f"describe configs of {name!r}",
+                               {KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name)})
+        return {k: e.value for k, e in sorted(entries.items())
+                if include_defaults or not e.is_default}
+
+    def partition_count(self, name: str) -> int:
+        tmd = self._metadata(name).topics.get(name)
+        if tmd is None or tmd.error is not None:
+            raise self._no_topic(name)
+        return len(tmd.partitions)
+
+    @staticmethod
+    def _topic_info(tmd: Any, marks: dict[tuple[str, int], tuple[int, int]],
+                    configs: dict[str, str] | None = None) -> TopicInfo:
+        parts = []
+        for pid in sorted(tmd.partitions):
+            p = tmd.partitions[pid]
+            lo, hi = marks.get((tmd.topic, pid), (None, None))
+            parts.append(PartitionInfo(pid, p.leader, list(p.replicas), list(p.isrs), lo, hi))
+        return TopicInfo(tmd.topic, parts, tmd.topic.startswith("__"), configs or {})
+
+    def _no_topic(self, name: str) -> NotFound:
+        return NotFound(f"topic {name!r} does not exist on {self.config.bootstrap_servers}",
+                        "list topics with `kpoc topics list` or create it with "
+                        f"`kpoc topics create {name}`")
+
+    def create_topic(self, name: str, partitions: int = 3, replication_factor: int = 3,
+                     configs: dict[str, str] | None = None) -> TopicInfo:
+        validate_topic_name(name)
+        if partitions < 1:
+            raise UsageError(f"--partitions must be ≥ 1, got {partitions}", "e.g. --partitions 3")
+        brokers = len(self._metadata().brokers)
+        if replication_factor < 1 or replication_factor > brokers:
+            raise UsageError(
+                f"replication factor {replication_factor} is not possible with {brokers} "
+                "live broker(s)", f"use --replication-factor between 1 and {brokers}")
+        fut = self.client.create_topics(
+            [NewTopic(name, partitions, replication_factor, config=dict(configs or {}))],
+            operation_timeout=self.config.timeout, request_timeout=self.config.timeout)[name]
+        self._result(fut, f"create topic {name!r}", {
+            KafkaError.TOPIC_ALREADY_EXISTS: UsageError(
+                f"topic {name!r} already exists", f"inspect it with `kpoc topics describe {name}`"),
+            KafkaError.INVALID_CONFIG: UsageError(
+                f"invalid topic config {configs}", "see Kafka's topic configs; e.g. "
+                "--config retention.ms=86400000"),
+            KafkaError.INVALID_REPLICATION_FACTOR: UsageError(
+                f"replication factor {replication_factor} is invalid here",
+                f"use at most {brokers}"),
+        })
+        return self._wait_topic(name, partitions)
+
+    def _wait_topic(self, name: str, partitions: int) -> TopicInfo:
+        """Creation is acknowledged before every broker knows the leaders. Metadata requests go
+        to any broker, so wait until several in a row agree the topic is ready."""
+        deadline = time.monotonic() + self.config.timeout
+        agreed = 0
+        while True:
+            tmd = self._metadata(name).topics.get(name)
+            if (tmd is not None and tmd.error is None and len(tmd.partitions) == partitions
+                    and all(p.leader >= 0 for p in tmd.partitions.values())):
+                agreed += 1
+                if agreed >= 5:
+                    return self._topic_info(tmd, {})
+            else:
+                agreed = 0
+            if time.monotonic() > deadline:
+                raise KpocError(f"topic {name!r} was created but has no leaders after "
+                                f"{self.config.timeout:g}s",
+                                "check `kpoc cluster status`; raise the bound with --timeout")
+            time.sleep(0.05)
+
+    def delete_topic(self, name: str) -> None:
+        validate_topic_name(name)
+        fut = self.client.delete_topics([name], operation_timeout=self.config.timeout,
+                                        request_timeout=self.config.timeout)[name]
+        self._result(fut, f"delete topic {name!r}",
+                     {KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name)})
+
+    # -- groups -----------------------------------------------------------------------------
+
+    def list_groups(self, with_lag: bool = False) -> list[GroupSummary]:
+        res = self._result(self.client.list_consumer_groups(request_timeout=self.config.timeout),
+                           "list consumer groups")
+        out = []
+        for g in sorted(res.valid, key=lambda g: g.group_id):
+            members = lag = None
+            if with_lag:
+                info = self.describe_group(g.group_id)
+                members, lag = len(info.members), info.total_lag
+            out.append(GroupSummary(g.group_id, _state_name(g.state),
+                                    _state_name(getattr(g, "type", "CLASSIC")), members, lag))
+        return out
+
+    def describe_group(self, group: str) -> GroupInfo:
+        fut = self.client.describe_consumer_groups(
+            [group], request_timeout=self.config.timeout)[group]
+        desc = self._result(fut, f"describe group {group!r}",
+                            {KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group)})
+        state = _state_name(desc.state)
+        if state == "DEAD":
+            raise self._no_group(group)
+        members = []
+        owner: dict[tuple[str, int], str] = {}
+        for m in desc.members:
+            tps = sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
+            members.append(GroupMember(m.member_id, m.client_id, m.host, tps))
+            owner.update({tp: m.member_id for tp in tps})
+        members.sort(key=lambda m: (m.idle, m.assignment, m.client_id, m.member_id))
+        committed = self._committed(group)
+        tps = sorted(set(committed) | set(owner))
+        marks = self._watermarks(tps)
+        lags = []
+        for tp in tps:
+            c = committed.get(tp)
+            hi = marks[tp][1]
+            lags.append(PartitionLag(tp[0], tp[1], c, hi,
+                                     None if c is None else max(hi - c, 0), owner.get(tp)))
+        return GroupInfo(group, state, _state_name(getattr(desc, "type", "CLASSIC")),
+                         desc.partition_assignor, desc.coordinator.id if desc.coordinator else None,
+                         members, lags)
+
+    @staticmethod
+    def _no_group(group: str) -> NotFound:
+        return NotFound(f"consumer group {group!r} does not exist",
+                        "list groups with `kpoc groups list`")
+
+    def _committed(self, group: str) -> dict[tuple[str, int], int]:
+        fut = self.client.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)], request_timeout=self.config.timeout)[group]
+        res = self._result(fut, f"list offsets of group {group!r}")
+        return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions or []
+                if tp.offset >= 0}
+
+    def reset_offsets(self, group: str, topic: str, target: str | int,
+                      partitions: list[int] | None = None, dry_run: bool = False
+                      ) -> list[OffsetReset]:
+        """Rewrite a group's committed offsets; refused while the group has members."""
+        fut = self.client.describe_consumer_groups(
+            [group], request_timeout=self.config.timeout)[group]
+        desc = self._result(fut, f"describe group {group!r}")
+        state = _state_name(desc.state)
+        if desc.members or state not in _IDLE_STATES:
+            raise UsageError(
+                f"group {group!r} is {state} with {len(desc.members)} member(s); offsets can "
+                "only be reset while it has none",
+                "stop its consumers first (see `kpoc groups describe "
+                f"{group}`), then retry")
+        count = self.partition_count(topic)
+        parts = sorted(set(partitions)) if partitions else list(range(count))
+        bad = [p for p in parts if not 0 <= p < count]
+        if bad:
+            raise UsageError(f"partition {bad[0]} out of range: {topic!r} has {count} partitions",
+                             f"use partitions 0..{count - 1}")
+        marks = self._watermarks((topic, p) for p in parts)
+        if isinstance(target, int):
+            new = {p: min(max(target, marks[(topic, p)][0]), marks[(topic, p)][1]) for p in parts}
+        elif target in ("earliest", "latest"):
+            new = {p: marks[(topic, p)][0 if target == "earliest" else 1] for p in parts}
+        else:
+            ts = int(str(target)[1:])
+            req = {TopicPartition(topic, p): OffsetSpec.for_timestamp(ts) for p in parts}
+            new = {}
+            for tp, f in self.client.list_offsets(
+                    req, request_timeout=self.config.timeout).items():
+                off = self._result(f, "list offsets by timestamp").offset
+                # -1: no message at or after ts → the end, as kafka-consumer-groups does.
+                new[tp.partition] = off if off >= 0 else marks[(topic, tp.partition)][1]
+        committed = self._committed(group)
+        result = [OffsetReset(topic, p, committed.get((topic, p)), new[p]) for p in parts]
+        if not dry_run:
+            req_tps = [TopicPartition(topic, p, new[p]) for p in parts]
+            fut = self.client.alter_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group, req_tps)],
+                request_timeout=self.config.timeout)[group]
+            self._result(fut, f"reset offsets of group {group!r}", {
+                KafkaError.UNKNOWN_MEMBER_ID: UsageError(
+                    f"group {group!r} became active", "stop its consumers, then retry"),
+            })
+        return result

@@ -1,0 +1,113 @@
+"""``kpoc groups``: consumer groups, their members, lag, and offset resets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..admin import Admin, parse_reset_target
+from ._common import client_options, config_from, emit_json, err, out, output_option
+
+
+@click.group()
+def groups() -> None:
+    """Consumer groups: list, describe (members, assignment, lag), reset offsets.
+
+    \b
+    Example:
+      kpoc groups list
+      kpoc groups describe kpoc
+    """
+
+
+@groups.command("list")
+@client_options
+@output_option
+def list_(output: str, **conn: Any) -> None:
+    """List consumer groups with state, member count and total lag.
+
+    \b
+    Example:
+      kpoc groups list -o json
+    """
+    with Admin(config_from(conn)) as admin:
+        summaries = admin.list_groups(with_lag=True)
+    if output == "json":
+        for g in summaries:
+            emit_json(g.to_dict())
+        return
+    table = Table("group", "state", "members", "lag", box=None, pad_edge=False)
+    for g in summaries:
+        table.add_row(g.group_id, g.state, str(g.members), str(g.total_lag))
+    out.print(table)
+    if not summaries:
+        err.print("no consumer groups yet; start one with `kpoc consume --group NAME`")
+
+
+@groups.command()
+@client_options
+@output_option
+@click.argument("group")
+def describe(group: str, output: str, **conn: Any) -> None:
+    """State, members (client id, host, partitions), committed offset and lag per partition.
+
+    Members with no partitions are flagged idle: a group with more members than partitions
+    always has some.
+
+    \b
+    Example:
+      kpoc groups describe kpoc
+    """
+    with Admin(config_from(conn)) as admin:
+        g = admin.describe_group(group)
+    if output == "json":
+        emit_json(g.to_dict())
+        return
+    out.print(f"group {g.group_id}: {g.state}, {len(g.members)} member(s), assignor "
+              f"{g.assignor or '-'}, total lag {g.total_lag}", markup=False)
+    if g.members:
+        mt = Table("member", "client id", "host", "partitions", box=None, pad_edge=False)
+        for m in g.members:
+            parts = ", ".join(f"{t}[{p}]" for t, p in m.assignment) or "(idle: no partitions)"
+            mt.add_row(m.member_id[-12:], m.client_id, m.host, parts)
+        out.print(mt)
+    if g.lags:
+        lt = Table("topic", "partition", "committed", "high", "lag", box=None, pad_edge=False)
+        for p in g.lags:
+            lt.add_row(p.topic, str(p.partition), "-" if p.committed is None else str(p.committed),
+                       str(p.high), "-" if p.lag is None else str(p.lag))
+        out.print(lt)
+
+
+@groups.command("reset-offsets")
+@client_options
+@output_option
+@click.argument("group")
+@click.option("-t", "--topic", required=True, help="Topic whose offsets to reset.")
+@click.option("--to", "target", required=True,
+              help="earliest | latest | <offset> | @<timestamp ms>.")
+@click.option("-p", "--partition", "partitions", type=int, multiple=True,
+              help="Only these partitions (repeatable; default all).")
+@click.option("--dry-run", is_flag=True, help="Show the new offsets without writing them.")
+def reset_offsets(group: str, topic: str, target: str, partitions: tuple[int, ...],
+                  dry_run: bool, output: str, **conn: Any) -> None:
+    """Move a group's committed offsets; refused while the group has members.
+
+    \b
+    Example:
+      kpoc groups reset-offsets kpoc --topic teste --to earliest
+      kpoc groups reset-offsets kpoc -t teste --to @1732467000000 --dry-run
+    """
+    parsed = parse_reset_target(target)
+    with Admin(config_from(conn)) as admin:
+        changes = admin.reset_offsets(group, topic, parsed, list(partitions) or None, dry_run)
+    if output == "json":
+        for c in changes:
+            emit_json({**c.to_dict(), "dry_run": dry_run})
+        return
+    verb = "would move" if dry_run else "moved"
+    for c in changes:
+        prev = "-" if c.previous is None else c.previous
+        out.print(f"{group} {c.topic}[{c.partition}]: {verb} {prev} -> {c.new}", markup=False)

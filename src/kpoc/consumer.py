@@ -1,0 +1,305 @@
+"""Consuming in a group, at least once, with the group's life made visible.
+
+Offsets are stored only after the caller has handled a record (the generator resumes after the
+``yield``), committed in the background, on every revoke and on close, so a crash re-delivers at
+most what was in flight and never skips. Group changes (assigned, revoked, idle) are reported as
+they happen through ``on_event``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka import Consumer as _RdConsumer
+
+from ._client import base_properties, make_client, translate, unavailable
+from .config import ClientConfig
+from .envelope import Record
+from .errors import KpocError, NotFound, UsageError
+
+__all__ = ["DEFAULT_GROUP", "Consumer", "GroupEvent", "StartPosition", "parse_start"]
+
+DEFAULT_GROUP = "kpoc"
+
+#: At-least-once: librdkafka commits in the background only what kpoc stored after handling.
+CONSUMER_DEFAULTS: dict[str, object] = {
+    "enable.auto.commit": True,
+    "enable.auto.offset.store": False,
+    "auto.offset.reset": "earliest",
+    "partition.assignment.strategy": "cooperative-sticky",
+    "enable.partition.eof": True,
+}
+
+
+@dataclass(frozen=True)
+class StartPosition:
+    """Where to start reading: ``kind`` is beginning, end, offset, last or timestamp."""
+
+    kind: str
+    value: int = 0
+
+
+def parse_start(text: str) -> StartPosition:
+    """``beginning`` | ``end`` | ``<offset>`` | ``-N`` (last N per partition) | ``@<ms>``."""
+    t = text.strip().lower()
+    if t in ("beginning", "earliest", "start"):
+        return StartPosition("beginning")
+    if t in ("end", "latest"):
+        return StartPosition("end")
+    if t.startswith("@") and t[1:].isdigit():
+        ts = int(t[1:])
+        if ts > time.time() * 1000 + 60_000:
+            raise UsageError(f"--from {text}: the timestamp is in the future",
+                             "use a past time in ms since the epoch (e.g. @1732467000000)")
+        return StartPosition("timestamp", ts)
+    if t.startswith("-") and t[1:].isdigit() and int(t[1:]) > 0:
+        return StartPosition("last", int(t[1:]))
+    if t.isdigit():
+        return StartPosition("offset", int(t))
+    raise UsageError(f"invalid --from {text!r}",
+                     "use beginning, end, an offset (42), -N for the last N per partition, "
+                     "or @<timestamp ms>")
+
+
+@dataclass(frozen=True)
+class GroupEvent:
+    """A change in this member's share of the group: assigned, revoked, lost or idle."""
+
+    kind: str
+    group: str
+    partitions: tuple[tuple[str, int], ...] = ()
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{t}[{p}]" for t, p in self.partitions)
+        if self.kind == "idle":
+            return (f"group {self.group}: no partitions assigned (idle) — the group has more "
+                    "members than partitions")
+        return f"group {self.group}: {self.kind} {parts}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "group": self.group,
+                "partitions": [{"topic": t, "partition": p} for t, p in self.partitions]}
+
+
+def _tp(msg: Any) -> tuple[str, int]:
+    return msg.topic() or "", msg.partition() or 0
+
+
+class Consumer:
+    """A group member (or, with ``partitions``, a manual reader) yielding :class:`Record`."""
+
+    def __init__(self, config: ClientConfig, topics: list[str], group: str = DEFAULT_GROUP,
+                 start: StartPosition | None = None, partitions: list[int] | None = None,
+                 on_event: Callable[[GroupEvent], None] | None = None,
+                 defaults: dict[str, object] | None = None) -> None:
+        if not topics:
+            raise UsageError("no topic given", "e.g. kpoc consume teste")
+        self.config = config
+        self.topics = topics
+        self.group = group
+        self.start = start
+        self.manual = partitions
+        self._on_event = on_event or (lambda _e: None)
+        self._defaults = {**CONSUMER_DEFAULTS, "group.id": group, **(defaults or {})}
+        self._client: _RdConsumer | None = None
+        self.assigned: set[tuple[str, int]] = set()
+        self._positioned: set[tuple[str, int]] = set()
+        self._at_end: set[tuple[str, int]] = set()
+        self._rebalanced = False
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> _RdConsumer:
+        if self._client is None:
+            self._client = make_client(_RdConsumer, base_properties(self.config, self._defaults))
+        return self._client
+
+    # -- joining ---------------------------------------------------------------------------
+
+    def _check_topics(self) -> dict[str, int]:
+        counts = {}
+        for topic in self.topics:
+            try:
+                md = self.client.list_topics(topic, timeout=self.config.timeout)
+            except KafkaException as exc:
+                raise translate(exc, self.config, "a metadata request") from None
+            tmd = md.topics.get(topic)
+            if tmd is None or tmd.error is not None:
+                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
+                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+                    raise unavailable(self.config, "a metadata request")
+                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
+                               "list topics with `kpoc topics list`")
+            counts[topic] = len(tmd.partitions)
+        return counts
+
+    def _join(self) -> None:
+        counts = self._check_topics()
+        if self.manual is None:
+            self.client.subscribe(self.topics, on_assign=self._assigned,
+                                  on_revoke=self._revoked, on_lost=self._lost)
+            return
+        tps = []
+        for topic in self.topics:
+            for p in self.manual:
+                if not 0 <= p < counts[topic]:
+                    raise UsageError(f"partition {p} out of range: {topic!r} has {counts[topic]} "
+                                     "partitions", f"use --partition 0..{counts[topic] - 1}")
+                tps.append(TopicPartition(topic, p))
+        self._position(tps)
+        self.client.assign(tps)
+        self.assigned = {(tp.topic, tp.partition) for tp in tps}
+        self._rebalanced = True
+        self._on_event(GroupEvent("assigned", self.group, tuple(sorted(self.assigned))))
+
+    def _position(self, tps: list[TopicPartition]) -> None:
+        """Apply --from to partitions seen for the first time; later rebalances keep commits."""
+        fresh = [tp for tp in tps if (tp.topic, tp.partition) not in self._positioned]
+        self._positioned.update((tp.topic, tp.partition) for tp in fresh)
+        if self.start is None or not fresh:
+            return
+        kind, value = self.start.kind, self.start.value
+        if kind == "beginning":
+            for tp in fresh:
+                tp.offset = OFFSET_BEGINNING
+        elif kind == "end":
+            for tp in fresh:
+                tp.offset = OFFSET_END
+        elif kind == "timestamp":
+            query = [TopicPartition(tp.topic, tp.partition, value) for tp in fresh]
+            found = self.client.offsets_for_times(query, timeout=self.config.timeout)
+            by_tp = {(f.topic, f.partition): f.offset for f in found}
+            for tp in fresh:
+                off = by_tp[(tp.topic, tp.partition)]
+                tp.offset = off if off >= 0 else OFFSET_END
+        else:
+            for tp in fresh:
+                lo, hi = self.client.get_watermark_offsets(tp, timeout=self.config.timeout)
+                if kind == "last":
+                    tp.offset = max(lo, hi - value)
+                elif value > hi:
+                    raise UsageError(
+                        f"--from {value} is beyond the end of {tp.topic}[{tp.partition}] "
+                        f"(high watermark {hi})", f"use an offset between {lo} and {hi}, or "
+                        "--from end")
+                else:
+                    tp.offset = max(lo, value)
+
+    def _assigned(self, client: _RdConsumer, tps: list[TopicPartition]) -> None:
+        try:
+            self._position(tps)
+        except (KafkaException, KpocError) as exc:
+            self._failure = exc
+        client.incremental_assign(tps)
+        self.assigned |= {(tp.topic, tp.partition) for tp in tps}
+        self._at_end -= {(tp.topic, tp.partition) for tp in tps}
+        self._rebalanced = True
+        if tps:
+            self._on_event(GroupEvent("assigned", self.group,
+                                      tuple(sorted((t.topic, t.partition) for t in tps))))
+        if not self.assigned:
+            self._on_event(GroupEvent("idle", self.group))
+
+    def _revoked(self, client: _RdConsumer, tps: list[TopicPartition], kind: str = "revoked"
+                 ) -> None:
+        if kind == "revoked":
+            self._commit()
+        gone = {(tp.topic, tp.partition) for tp in tps}
+        self.assigned -= gone
+        self._at_end -= gone
+        if tps:
+            self._on_event(GroupEvent(kind, self.group, tuple(sorted(gone))))
+
+    def _lost(self, client: _RdConsumer, tps: list[TopicPartition]) -> None:
+        self._revoked(client, tps, "lost")
+
+    def _commit(self) -> None:
+        try:
+            self.client.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise
+
+    # -- reading ---------------------------------------------------------------------------
+
+    _failure: BaseException | None = None
+
+    def records(self, count: int | None = None, exit_at_end: bool = False,
+                batch: int = 500) -> Iterator[Record]:
+        """Yield records; the offset of each is stored only once the caller asks for the next.
+
+        ``exit_at_end`` stops when every partition this member holds is drained (also in group
+        mode); an idle member stops once the group has given it nothing.
+        """
+        for msg in self.messages(count, exit_at_end, batch):
+            yield Record.from_message(msg)
+
+    def messages(self, count: int | None = None, exit_at_end: bool = False,
+                 batch: int = 500) -> Iterator[Any]:
+        """Raw librdkafka messages: the fast path for tools that do their own decoding."""
+        if count is not None and count < 1:
+            raise UsageError(f"--count must be ≥ 1, got {count}", "e.g. --count 10")
+        self._join()
+        seen = 0
+        deadline = time.monotonic() + self.config.timeout
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            want = batch if count is None else min(batch, count - seen)
+            msgs = self.client.consume(want, timeout=0.2)
+            for msg in msgs:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        self._at_end.add(_tp(msg))
+                        continue
+                    self._raise(err)
+                yield msg
+                self.client.store_offsets(message=msg)
+                seen += 1
+                self._at_end.discard(_tp(msg))
+            if count is not None and seen >= count:
+                return
+            if exit_at_end and self._rebalanced and self.assigned <= self._at_end:
+                return
+            if not self._rebalanced and time.monotonic() > deadline:
+                raise KpocError(
+                    f"group {self.group!r} gave this member no assignment within "
+                    f"{self.config.timeout:g}s", "check `kpoc groups describe "
+                    f"{self.group}` and `kpoc cluster status`, or raise --timeout")
+
+    def _raise(self, err: KafkaError) -> None:
+        code = err.code()
+        if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+            raise NotFound(f"topic not found: {err.str()}", "list topics with `kpoc topics list`")
+        if err.fatal() or not err.retriable():
+            raise translate(KafkaException(err), self.config, "consume")
+
+    def close(self) -> None:
+        """Commit what was handled, leave the group promptly, release the handle."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if self.assigned:
+                # Nothing stored, or the group moved on: either way close() still leaves cleanly.
+                with contextlib.suppress(KafkaException):
+                    client.commit(asynchronous=False)
+        finally:
+            client.close()

@@ -1,0 +1,399 @@
+"""Producing with a delivery report for every message, as the seed promised.
+
+Reliable by default (``acks=all``, idempotence on) and bounded: ``message.timeout.ms`` follows
+kpoc's timeout so an unreachable cluster fails in seconds, not librdkafka's five minutes. Every
+message ends in exactly one :class:`DeliveryReport`: delivered, failed, or possibly persisted
+(timed out in flight: the broker may have it). Nothing is dropped silently, even on close.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Producer as _RdProducer
+
+from ._client import base_properties, make_client, translate, unavailable
+from .config import ClientConfig
+from .errors import NotFound, UsageError
+
+__all__ = [
+    "RELIABLE_DEFAULTS",
+    "DeliveryReport",
+    "LoadSummary",
+    "Producer",
+    "parse_header",
+    "percentile",
+    "run_load",
+]
+
+#: What kpoc sets unless the user overrides it with -X: the Java client's safe defaults.
+RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True}
+
+#: Errors after which the message may be on the broker even though no ack arrived.
+_MAYBE_PERSISTED = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
+                    KafkaError.REQUEST_TIMED_OUT}
+
+_FIXES = {
+    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics create … -c "
+                          "max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
+                          "messages",
+    "_MSG_TIMED_OUT": "no ack within message.timeout.ms; check `kpoc cluster status` or raise "
+                      "--timeout / -X message.timeout.ms",
+    "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
+                           "brokers (`kpoc cluster status`)",
+    "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
+}
+
+
+def parse_header(text: str) -> tuple[str, bytes]:
+    """``key=value`` → (key, value bytes); the value may be empty, the key may not."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"invalid header {text!r}: expected key=value",
+                         "e.g. --header trace-id=abc123 (repeatable)")
+    return key, value.encode("utf-8")
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence (0 for none)."""
+    if not sorted_values:
+        return 0.0
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    return float(sorted_values[k])
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """The fate of one message: ``status`` is delivered, failed or possibly_persisted."""
+
+    seq: int
+    topic: str
+    status: str
+    partition: int | None = None
+    offset: int | None = None
+    latency_ms: float | None = None
+    key: bytes | None = None
+    error: str | None = None
+    error_code: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "delivered"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["key"] = None if self.key is None else self.key.decode("utf-8", "backslashreplace")
+        return d
+
+
+def _describe(err: KafkaError) -> tuple[str, str]:
+    name = err.name()
+    fix = _FIXES.get(name)
+    text = f"{name}: {err.str()}"
+    return (f"{text}; {fix}" if fix else text), name
+
+
+class Producer:
+    """A librdkafka producer that turns every delivery into a :class:`DeliveryReport`.
+
+    ``on_report`` runs inside :meth:`poll`/:meth:`flush`/:meth:`close`, on the caller's thread.
+    """
+
+    def __init__(self, config: ClientConfig, on_report: Callable[[DeliveryReport], None],
+                 defaults: dict[str, object] | None = None,
+                 on_notice: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self._on_report = on_report
+        self._on_notice = on_notice or (lambda _msg: None)
+        self._defaults = {**RELIABLE_DEFAULTS,
+                          "message.timeout.ms": int(config.timeout * 1000),
+                          **(defaults or {})}
+        self._client: _RdProducer | None = None
+        self._seq = 0
+        self._fatal: KafkaError | None = None
+        self._partitions: dict[str, int] = {}
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> _RdProducer:
+        if self._client is None:
+            props = base_properties(self.config, self._defaults)
+            props["error_cb"] = self._error_cb
+            self._client = make_client(_RdProducer, props)
+        return self._client
+
+    def _error_cb(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = err
+
+    def partitions(self, topic: str) -> int:
+        """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
+        if topic not in self._partitions:
+            try:
+                md = self.client.list_topics(topic, timeout=self.config.timeout)
+            except KafkaException as exc:
+                raise translate(exc, self.config, "a metadata request") from None
+            tmd = md.topics.get(topic)
+            if tmd is None or tmd.error is not None:
+                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
+                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+                    raise unavailable(self.config, "a metadata request")
+                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
+                               f"create it with `kpoc topics create {topic}` (topics are not "
+                               "auto-created)")
+            self._partitions[topic] = len(tmd.partitions)
+        return self._partitions[topic]
+
+    def check_partition(self, topic: str, partition: int | None) -> None:
+        if partition is None:
+            return
+        count = self.partitions(topic)
+        if not 0 <= partition < count:
+            raise UsageError(f"partition {partition} out of range: {topic!r} has {count} "
+                             "partitions", f"use --partition between 0 and {count - 1}")
+
+    def send(self, topic: str, value: bytes | None, key: bytes | None = None,
+             headers: list[tuple[str, bytes | None]] | None = None, partition: int | None = None,
+             timestamp: int | None = None) -> int:
+        """Queue one message; its report arrives later. Returns its sequence number."""
+        self._recover_if_fatal()
+        seq = self._seq
+        self._seq += 1
+        start = time.perf_counter()
+
+        def delivered(err: KafkaError | None, msg: Any) -> None:
+            latency = (time.perf_counter() - start) * 1000
+            if err is None:
+                self._on_report(DeliveryReport(seq, topic, "delivered", msg.partition(),
+                                               msg.offset(), round(latency, 3), key))
+                return
+            text, name = _describe(err)
+            status = "possibly_persisted" if err.code() in _MAYBE_PERSISTED else "failed"
+            self._on_report(DeliveryReport(seq, topic, status, msg.partition(), None,
+                                           round(latency, 3), key, text, name))
+
+        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivered}
+        if headers:
+            kwargs["headers"] = headers
+        if partition is not None:
+            kwargs["partition"] = partition
+        if timestamp is not None:
+            kwargs["timestamp"] = timestamp
+        while True:
+            try:
+                self.client.produce(topic, **kwargs)
+                break
+            except BufferError:
+                self.client.poll(0.05)  # local queue full: serve reports to make room
+            except KafkaException as exc:
+                err = exc.args[0]
+                text, name = _describe(err)
+                self._on_report(DeliveryReport(seq, topic, "failed", partition, None, None, key,
+                                               text, name))
+                break
+        self.client.poll(0)
+        return seq
+
+    def _recover_if_fatal(self) -> None:
+        """After a fatal (idempotence) error the handle is dead: report its queue, start anew."""
+        if self._fatal is None or self._client is None:
+            return
+        err, self._fatal = self._fatal, None
+        self._drain(0.5)
+        self._client = None
+        self._on_notice(f"producer hit a fatal error ({err.name()}: {err.str()}); every message "
+                        "in flight was reported failed and a new producer was created")
+
+    def poll(self, timeout: float = 0) -> None:
+        if self._client is not None:
+            self._client.poll(timeout)
+            self._recover_if_fatal()
+
+    def _drain(self, timeout: float) -> int:
+        client = self._client
+        if client is None:
+            return 0
+        remaining = client.flush(timeout)
+        if remaining:
+            # Whatever is still queued gets a report too: purge → _PURGE_* delivery errors.
+            client.purge(in_queue=True, in_flight=True, blocking=False)
+            client.poll(0.5)
+            remaining = client.flush(1)
+        return int(remaining)
+
+    def delivery_bound(self) -> float:
+        """Seconds after which librdkafka gives up on a message (message.timeout.ms)."""
+        ms = self.config.properties.get("message.timeout.ms",
+                                        self._defaults["message.timeout.ms"])
+        return float(str(ms)) / 1000
+
+    def flush(self) -> None:
+        """Wait for every report, bounded by message.timeout.ms plus a margin."""
+        self._drain(self.delivery_bound() + 2)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._client = None
+
+
+# -- load mode -------------------------------------------------------------------------------
+
+#: librdkafka settings for bulk synthetic load: large local queues so produce rarely blocks.
+LOAD_DEFAULTS: dict[str, object] = {
+    "queue.buffering.max.messages": 1_000_000,
+    "queue.buffering.max.kbytes": 262_144,
+    "linger.ms": 5,
+    "batch.num.messages": 10_000,
+}
+
+
+@dataclass
+class LoadSummary:
+    topic: str
+    messages: int
+    size: int
+    acknowledged: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    latencies_ms: array = field(default_factory=lambda: array("d"), repr=False)
+    errors: Counter = field(default_factory=Counter)
+
+    @property
+    def bytes(self) -> int:
+        return self.acknowledged * self.size
+
+    @property
+    def msgs_per_s(self) -> float:
+        return self.acknowledged / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms)
+        return {
+            "topic": self.topic, "messages": self.messages, "size": self.size,
+            "acknowledged": self.acknowledged, "failed": self.failed, "bytes": self.bytes,
+            "seconds": round(self.seconds, 3), "msgs_per_s": round(self.msgs_per_s, 1),
+            "mb_per_s": round(self.mb_per_s, 3),
+            "latency_ms": {"p50": round(percentile(lat, 50), 3),
+                           "p99": round(percentile(lat, 99), 3),
+                           "max": round(lat[-1] if lat else 0.0, 3), "samples": len(lat)},
+            "errors": dict(self.errors),
+        }
+
+
+class _LoadCounter:
+    """The per-message delivery callback of load mode: count, and sample 1 latency in 16."""
+
+    def __init__(self, summary: LoadSummary) -> None:
+        self.summary = summary
+        self.n = 0
+
+    def __call__(self, err: KafkaError | None, msg: Any) -> None:
+        s = self.summary
+        if err is None:
+            s.acknowledged += 1
+            if not s.acknowledged & 15:
+                s.latencies_ms.append(msg.latency() * 1000)
+        else:
+            s.failed += 1
+            s.errors[err.name()] += 1
+
+
+def _payloads(size: int, distinct: int = 64) -> list[bytes]:
+    """A few random payloads: incompressible like real data, without per-message generation."""
+    return [os.urandom(size) for _ in range(distinct)]
+
+
+def run_load(config: ClientConfig, topic: str, count: int, size: int,
+             rate: float | None = None, chunk: int = 1000,
+             progress: Callable[[int], None] | None = None) -> LoadSummary:
+    """Send ``count`` synthetic messages of ``size`` bytes as fast as possible (or at ``rate``).
+
+    The fast path is ``produce_batch`` with one small counting callback: no per-message Python
+    object beyond librdkafka's report. Time runs from the first send to the last ack.
+    """
+    if count < 1 or size < 0:
+        raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
+    if rate is not None and rate <= 0:
+        raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
+    summary = LoadSummary(topic, count, size)
+    producer = Producer(config, on_report=lambda r: None, defaults=LOAD_DEFAULTS)
+    producer.partitions(topic)
+    client = producer.client
+    counter = _LoadCounter(summary)
+    payloads = _payloads(size)
+    if rate is not None:
+        chunk = max(1, min(chunk, int(rate / 100) or 1))
+    template = [{"value": payloads[i % len(payloads)]} for i in range(chunk)]
+    sent = 0
+    start = time.perf_counter()
+    try:
+        while sent < count:
+            n = min(chunk, count - sent)
+            batch = template[:n] if n < chunk else template
+            queued = _queue_batch(client, topic, batch, counter)
+            sent += queued
+            client.poll(0)
+            if progress:
+                progress(queued)
+            if rate is not None:
+                ahead = sent / rate - (time.perf_counter() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
+        remaining = client.flush(producer.delivery_bound() + 2)
+        if remaining:
+            client.purge(in_queue=True, in_flight=True, blocking=False)
+            client.poll(1)
+    finally:
+        summary.seconds = time.perf_counter() - start
+    unreported = count - summary.acknowledged - summary.failed
+    if unreported > 0:
+        summary.failed += unreported
+        summary.errors["_UNREPORTED"] += unreported
+    return summary
+
+
+def _queue_batch(client: _RdProducer, topic: str, batch: list[dict], counter: _LoadCounter) -> int:
+    """produce_batch, retrying what did not fit in the local queue after serving reports.
+
+    Messages refused for another reason are counted as failed at once. The dicts are reused
+    across chunks, so the ``_error`` marks produce_batch adds are removed here.
+    """
+    handled = 0
+    while True:
+        try:
+            handled += client.produce_batch(topic, batch, on_delivery=counter)
+        except BufferError:
+            client.poll(0.05)
+            continue
+        full = []
+        for m in batch:
+            err = m.pop("_error", None)
+            if err is None:
+                continue
+            if err.code() == KafkaError._QUEUE_FULL:
+                full.append(m)
+            else:
+                counter(err, None)
+                handled += 1
+        if not full:
+            return handled
+        batch = full
+        client.poll(0.05)
