@@ -6,6 +6,7 @@ KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-deps jars demo test lint clean compose check-containers
+.PHONY: help setup system-deps jars demo test lint clean bench bench-quick
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
@@ -13,6 +14,7 @@ help:
 	@echo "make lint   - ruff + mypy"
 	@echo "make compose          - regenerate docker-compose.yml from kpoc cluster's settings"
 	@echo "make check-containers - hadolint the Dockerfile, validate docker-compose.yml (no engine)"
+	@echo "make bench  - kpoc vs kcat and Kafka's Java perf tools (< 15 min; bench-quick < 2 min)"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -71,6 +73,14 @@ check-containers: system-deps $(VENV)/.containers $(COMPOSE_SCHEMA)
 	$(VENV)/bin/check-jsonschema --schemafile $(COMPOSE_SCHEMA) docker-compose.yml
 	$(PY) -m kpoc.cluster.compose | diff -u docker-compose.yml - \
 	  || { echo "docker-compose.yml is stale: run make compose" >&2; exit 1; }
+# Benchmarks (docs/benchmarks.md): full run < 15 min; quick is CI's smoke test (non-zero exit on a
+# missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 39092".
+BENCH_ARGS ?=
+bench: setup
+	$(KPOC) bench $(BENCH_ARGS)
+
+bench-quick: setup
+	$(KPOC) bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,7 @@ def cli() -> None:
 
 from . import chaos as _chaos  # noqa: E402
 from . import acls as _acls  # noqa: E402
+from . import bench as _bench  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
 from . import console as _console  # noqa: E402
 from . import consume as _consume  # noqa: E402
@@ -65,6 +66,7 @@ cli.add_command(_doctor.doctor)
 cli.add_command(_console.console)
 cli.add_command(_chaos.chaos)
 cli.add_command(_acls.acls)
+cli.add_command(_bench.bench)
 
 
 def main() -> None:
