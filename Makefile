@@ -5,8 +5,7 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean compose check-containers
-.PHONY: help setup system-deps jars demo test lint clean bench bench-quick
+.PHONY: help setup system-deps jars demo test lint clean compose check-containers bench bench-quick
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"

@@ -229,14 +229,12 @@ class LocalCluster:
         timeout: float = DEFAULT_TIMEOUT,
         progress: Progress = _silent,
         overrides: Mapping[str, str] | None = None,
+        secure: bool = False,
     ) -> tuple[str, bool]:
         """Create (first time) and start every node; return (bootstrap, was_already_running).
 
         ``overrides`` replace generated broker properties of every node at creation (tests use it
         to start a deliberately misconfigured cluster).
-        secure: bool = False,
-    ) -> tuple[str, bool]:
-        """Create (first time) and start every node; return (bootstrap, was_already_running).
 
         ``secure`` (at creation only) makes a TLS + SASL/SCRAM + ACL cluster (see ``_secure``).
         """
@@ -266,8 +264,7 @@ class LocalCluster:
         libs = ensure_jars(self.env)
         created = st is None
         if st is None:
-            st = self._create(nodes, port, java, libs, progress, overrides or {})
-            st = self._create(nodes, port, java, libs, progress, secure)
+            st = self._create(nodes, port, java, libs, progress, overrides or {}, secure)
         specs = [n for n in self._nodes(st) if self._pid(n.node_id) is None]
         self._check_ports(specs, bool(st.get("secure")))
         progress(f"starting {len(specs)} node(s): " + ", ".join(str(n.node_id) for n in specs))
@@ -281,8 +278,7 @@ class LocalCluster:
         return st["bootstrap_servers"], False
 
     def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress,
-                overrides: Mapping[str, str]) -> dict:
-                secure: bool = False) -> dict:
+                overrides: Mapping[str, str], secure: bool = False) -> dict:
         specs = node_specs(count, port)
         self._check_ports(specs, secure)
         try:
