@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from .config import ClientConfig, default_data_dir
-from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError
+from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError, NotFound
 
 T = TypeVar("T")
 
@@ -284,6 +284,20 @@ def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe"
     if tmd is not None and tmd.error is not None and tmd.error.code() in _DENIED:
         raise denied(config, "topic", topic, operation, tmd.error.name())
     return md
+
+
+def partition_count(config: ClientConfig, topic: str, operation: str) -> int:
+    """How many partitions ``topic`` has; a missing topic is an error now, not after librdkafka's
+    30 s metadata wait (topics are never auto-created on kpoc's clusters)."""
+    tmd = topic_metadata(config, topic, operation).topics.get(topic)
+    if tmd is None or tmd.error is not None:
+        code = tmd.error.code() if tmd is not None and tmd.error is not None else None
+        if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+            raise unavailable(config, "a metadata request")
+        raise NotFound(f"topic {topic!r} does not exist on {config.bootstrap_servers}",
+                       f"list topics with `kpoc topics list` or create it with "
+                       f"`kpoc topics create {topic}`")
+    return len(tmd.partitions)
 
 
 def translate(exc: KafkaException, config: ClientConfig, what: str) -> Exception:

@@ -28,9 +28,8 @@ from ._client import (
     base_properties,
     denied,
     make_client,
-    topic_metadata,
+    partition_count,
     translate,
-    unavailable,
 )
 from .config import ClientConfig
 from .envelope import Record
@@ -142,18 +141,7 @@ class Consumer:
     # -- joining ---------------------------------------------------------------------------
 
     def _check_topics(self) -> dict[str, int]:
-        counts = {}
-        for topic in self.topics:
-            md = topic_metadata(self.config, topic, "read")
-            tmd = md.topics.get(topic)
-            if tmd is None or tmd.error is not None:
-                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
-                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
-                    raise unavailable(self.config, "a metadata request")
-                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
-                               "list topics with `kpoc topics list`")
-            counts[topic] = len(tmd.partitions)
-        return counts
+        return {t: partition_count(self.config, t, "read") for t in self.topics}
 
     def _join(self) -> None:
         counts = self._check_topics()

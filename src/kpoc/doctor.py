@@ -24,6 +24,7 @@ from confluent_kafka.admin import ConfigResource, ResourceType
 
 from ._client import admin_client
 from ._wire import ApiVersionsInfo, WireError, api_versions, connect
+from .admin import BrokerInfo
 from .cluster import KAFKA_VERSION
 from .config import ClientConfig
 
@@ -58,17 +59,6 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Broker:
-    node_id: int
-    host: str
-    port: int
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
 class Report:
     bootstrap_servers: str
     checks: list[Check] = field(default_factory=list)
@@ -91,7 +81,7 @@ def release_name(level: int) -> str:
 
 
 # -- the checks ---------------------------------------------------------------------------------
-def check_bootstrap(admin: Any, config: ClientConfig) -> tuple[Check, list[Broker]]:
+def check_bootstrap(admin: Any, config: ClientConfig) -> tuple[Check, list[BrokerInfo]]:
     """Metadata through the bootstrap servers; the brokers as they advertise themselves."""
     try:
         md = admin.list_topics(timeout=config.timeout)
@@ -106,7 +96,7 @@ def check_bootstrap(admin: Any, config: ClientConfig) -> tuple[Check, list[Broke
             "(`kpoc cluster status`, `docker compose ps`); raise the bound with --timeout",
         ), []
     brokers = sorted(
-        (Broker(b.id, b.host, b.port) for b in md.brokers.values()), key=lambda b: b.node_id
+        (BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values()), key=lambda b: b.id
     )
     via = md.orig_broker_name or config.bootstrap_servers
     return Check(
@@ -116,11 +106,11 @@ def check_bootstrap(admin: Any, config: ClientConfig) -> tuple[Check, list[Broke
     ), brokers
 
 
-def check_advertised(brokers: list[Broker], timeout: float) -> list[Check]:
+def check_advertised(brokers: list[BrokerInfo], timeout: float) -> list[Check]:
     """Connect to each broker at the address it advertises, as every client will after bootstrap."""
     checks = []
     for b in brokers:
-        subject = f"broker {b.node_id}"
+        subject = f"broker {b.id}"
         try:
             connect(b.host, b.port, timeout).close()
         except WireError as exc:
@@ -128,25 +118,25 @@ def check_advertised(brokers: list[Broker], timeout: float) -> list[Check]:
                 "advertised", subject, False,
                 f"advertises {b.address}, which this machine cannot reach: {exc}",
                 f"clients connect to the advertised address after bootstrap, so every "
-                f"produce/consume to broker {b.node_id} will fail. Set its advertised.listeners to "
+                f"produce/consume to broker {b.id} will fail. Set its advertised.listeners to "
                 f"an address reachable from here: from the host, the published listener (e.g. "
-                f"HOST://127.0.0.1:{9091 + b.node_id} in kpoc's docker-compose.yml, "
-                f"-b 127.0.0.1:9092); inside the compose network, kafka-{b.node_id}:19092",
+                f"HOST://127.0.0.1:{9091 + b.id} in kpoc's docker-compose.yml, "
+                f"-b 127.0.0.1:9092); inside the compose network, kafka-{b.id}:19092",
             ))
         else:
             checks.append(Check("advertised", subject, True, f"advertises {b.address}: reachable"))
     return checks
 
 
-def check_versions(targets: list[Broker], timeout: float) -> list[Check]:
+def check_versions(targets: list[BrokerInfo], timeout: float) -> list[Check]:
     """Kafka release and mode from each reachable broker's ApiVersions answer."""
     answers: dict[int, ApiVersionsInfo] = {}
     failures: list[str] = []
     for b in targets:
         try:
-            answers[b.node_id] = api_versions(b.host, b.port, timeout)
+            answers[b.id] = api_versions(b.host, b.port, timeout)
         except WireError as exc:
-            failures.append(f"broker {b.node_id}: {exc}")
+            failures.append(f"broker {b.id}: {exc}")
     client = f"client librdkafka {libversion()[0]}"
     if not answers:
         return [Check(
@@ -295,7 +285,7 @@ def diagnose(
     reachable = [b for b, c in zip(brokers, advertised, strict=True) if c.ok]
     if not reachable:  # ask the bootstrap servers themselves, which did answer
         reachable = [
-            Broker(-1, h, int(p))
+            BrokerInfo(-1, h, int(p))
             for h, _, p in (s.strip().rpartition(":") for s in config.bootstrap_servers.split(","))
             if p.isdigit()
         ][:1]

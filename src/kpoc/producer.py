@@ -20,9 +20,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, topic_metadata, unavailable
+from ._client import base_properties, make_client, partition_count
 from .config import ClientConfig
-from .errors import NotFound, UsageError
+from .errors import UsageError
 
 __all__ = [
     "RELIABLE_DEFAULTS",
@@ -145,16 +145,7 @@ class Producer:
     def partitions(self, topic: str) -> int:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
-            md = topic_metadata(self.config, topic, "write")
-            tmd = md.topics.get(topic)
-            if tmd is None or tmd.error is not None:
-                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
-                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
-                    raise unavailable(self.config, "a metadata request")
-                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
-                               f"create it with `kpoc topics create {topic}` (topics are not "
-                               "auto-created)")
-            self._partitions[topic] = len(tmd.partitions)
+            self._partitions[topic] = partition_count(self.config, topic, "write")
         return self._partitions[topic]
 
     def check_partition(self, topic: str, partition: int | None) -> None:
