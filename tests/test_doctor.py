@@ -7,7 +7,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,9 @@ from kpoc.errors import PrerequisiteError
 
 BASE = int(os.environ.get("KPOC_TEST_PORT", "29092"))
 # A one-node cluster beside the session's (which uses BASE..BASE+2 and BASE+100..BASE+102).
-BAD_PORT = BASE + 5
-BAD_ADVERTISED = BASE + 6  # nothing listens here
+BAD_PORT = BASE + 5  # its PLAINTEXT listener, advertised correctly (kpoc's own readiness check)
+BAD_EXTERNAL = BASE + 6  # its EXTERNAL listener: what a client on "the host" bootstraps from…
+BAD_ADVERTISED = BASE + 7  # …and what EXTERNAL advertises, where nothing listens
 
 
 def _doc(proc) -> dict:
@@ -67,7 +67,7 @@ def test_text_output_names_problem_and_fix(run_kpoc, unique_name):
     proc = run_kpoc("doctor", "--topic", missing)
     assert proc.returncode == 1
     assert f"PROBLEM  durability  topic {missing}: does not exist" in proc.stdout
-    assert "fix: create it with 3 replicas" in proc.stdout
+    assert f"fix: create it with 3 replicas: kpoc topics create {missing}" in proc.stdout
     assert proc.stdout.count("ok ") >= 5  # bootstrap, 3 brokers, version
 
 
@@ -84,7 +84,8 @@ def test_unreachable_bootstrap_is_one_bounded_problem(run_kpoc):
     assert time.monotonic() - start < 20
     assert proc.returncode == 1
     (problem,) = _problems(_doc(proc))
-    assert problem["check"] == "bootstrap" and "within 2s" in problem["detail"]
+    assert problem["check"] == "bootstrap"
+    assert f"cannot connect to 127.0.0.1:{BAD_ADVERTISED}" in problem["detail"]
 
 
 def test_api_versions_reads_the_release(cluster):
@@ -99,25 +100,32 @@ def test_api_versions_reads_the_release(cluster):
 
 @pytest.fixture(scope="module")
 def misadvertised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real broker whose advertised.listeners names a port where nothing listens."""
+    """One real broker with the Docker mistake: its EXTERNAL listener advertises a port where
+    nothing listens. Returns the EXTERNAL bootstrap address."""
     manager = LocalCluster(tmp_path_factory.mktemp("misadvertised") / "cluster")
+    host = "127.0.0.1"
+    overrides = {
+        "listeners": f"PLAINTEXT://{host}:{BAD_PORT},CONTROLLER://{host}:{BAD_PORT + 100},"
+                     f"EXTERNAL://{host}:{BAD_EXTERNAL}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{BAD_PORT},"
+                                f"EXTERNAL://{host}:{BAD_ADVERTISED}",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+                                          "EXTERNAL:PLAINTEXT",
+    }
     try:
-        bootstrap, _ = manager.up(
-            nodes=1, port=BAD_PORT, timeout=120,
-            overrides={"advertised.listeners": f"PLAINTEXT://127.0.0.1:{BAD_ADVERTISED}"},
-        )
+        manager.up(nodes=1, port=BAD_PORT, timeout=240, overrides=overrides)
     except PrerequisiteError as exc:
-        pytest.skip(f"cannot start the misconfigured broker: {exc}")
+        pytest.skip(f"cannot start the broker: {exc}")
     try:
-        props = (Path(manager.data_dir) / "node-1" / "server.properties").read_text()
-        assert f"advertised.listeners=PLAINTEXT://127.0.0.1:{BAD_ADVERTISED}" in props
-        yield bootstrap
+        props = (manager.node_dir(1) / "server.properties").read_text()
+        assert f"EXTERNAL://{host}:{BAD_ADVERTISED}" in props
+        yield f"{host}:{BAD_EXTERNAL}"
     finally:
         manager.destroy()
 
 
 def test_wrong_advertised_listener_is_found(misadvertised):
-    report = diagnose(ClientConfig(misadvertised, timeout=5), topic=None)
+    report = diagnose(ClientConfig(misadvertised, timeout=30), topic=None)
     by_check = {c.check: c for c in report.checks}
     assert by_check["bootstrap"].ok  # the bootstrap address itself works…
     bad = by_check["advertised"]  # …but what the broker tells clients to use does not
@@ -130,7 +138,8 @@ def test_wrong_advertised_listener_is_found(misadvertised):
 
 
 def test_wrong_advertised_listener_cli_exit_code(misadvertised, run_kpoc):
-    proc = run_kpoc("doctor", "--no-topic", env={"KPOC_BOOTSTRAP_SERVERS": misadvertised})
+    proc = run_kpoc("doctor", "--no-topic", "--timeout", "30",
+                    env={"KPOC_BOOTSTRAP_SERVERS": misadvertised})
     assert proc.returncode == 1
     assert f"PROBLEM  advertised  broker 1: advertises 127.0.0.1:{BAD_ADVERTISED}" in proc.stdout
     assert "kpoc: error: 1 problem found" in proc.stderr

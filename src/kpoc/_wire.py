@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import __version__
 
+METADATA = 3
 API_VERSIONS = 18
 UNSUPPORTED_VERSION = 35
 
@@ -30,6 +31,15 @@ class ApiVersionsInfo:
     api_keys: dict[int, tuple[int, int]]  # api key -> (min, max) version
     supported_features: dict[str, tuple[int, int]] = field(default_factory=dict)
     finalized_features: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetadataInfo:
+    """The cluster as one broker describes it (Metadata v2, no topics)."""
+
+    cluster_id: str | None
+    controller_id: int
+    brokers: list[tuple[int, str, int]]  # (node id, advertised host, advertised port)
 
 
 def resolve(host: str, port: int, timeout: float) -> list[tuple]:
@@ -195,19 +205,61 @@ def _read_frame(s: socket.socket) -> bytes:
     return exact(size)
 
 
+def _nullable_str(r: _Reader) -> str | None:
+    n = r.int16()
+    return None if n < 0 else r.take(n).decode(errors="replace")
+
+
+def metadata_request(correlation_id: int) -> bytes:
+    """Metadata v2 for no topic: just the brokers, the controller and the cluster id."""
+    client_id = b"kpoc-doctor"
+    payload = struct.pack(">hhih", METADATA, 2, correlation_id, len(client_id)) + client_id
+    payload += struct.pack(">i", 0)  # topics: empty array (v1+: none; null would be all)
+    return struct.pack(">i", len(payload)) + payload
+
+
+def parse_metadata(body: bytes) -> MetadataInfo:
+    r = _Reader(body)
+    brokers = []
+    for _ in range(r.int32()):
+        node_id = r.int32()
+        host = _nullable_str(r) or ""
+        port = r.int32()
+        _nullable_str(r)  # rack
+        brokers.append((node_id, host, port))
+    cluster_id = _nullable_str(r)
+    controller = r.int32()
+    return MetadataInfo(cluster_id, controller, sorted(brokers))
+
+
+def _round_trip(host: str, port: int, timeout: float, request: bytes, what: str) -> bytes:
+    with connect(host, port, timeout) as s:
+        try:
+            s.sendall(request)
+            return _read_frame(s)[4:]  # drop the correlation id (response header v0)
+        except TimeoutError:
+            raise WireError(f"{host}:{port} did not answer {what} within {timeout:g}s")
+        except OSError as exc:
+            raise WireError(f"{host}:{port}: {exc.strerror or exc}")
+
+
+def metadata(host: str, port: int, timeout: float) -> MetadataInfo:
+    """Ask one broker which brokers the cluster has, at the addresses they advertise.
+
+    librdkafka cannot answer this for a misadvertised cluster: it drops the bootstrap connection
+    as soon as it learns the (unreachable) advertised addresses.
+    """
+    return parse_metadata(_round_trip(host, port, timeout, metadata_request(1), "Metadata"))
+
+
 def api_versions(host: str, port: int, timeout: float) -> ApiVersionsInfo:
     """Ask one broker for its API versions and features (v3, falling back as the broker asks)."""
     version = 3
+    info = ApiVersionsInfo(UNSUPPORTED_VERSION, {})
     for attempt in range(2):
-        with connect(host, port, timeout) as s:
-            try:
-                s.sendall(api_versions_request(attempt + 1, version))
-                frame = _read_frame(s)
-            except TimeoutError:
-                raise WireError(f"{host}:{port} did not answer ApiVersions within {timeout:g}s")
-            except OSError as exc:
-                raise WireError(f"{host}:{port}: {exc.strerror or exc}")
-        info = parse_api_versions(frame[4:], version)
+        body = _round_trip(host, port, timeout, api_versions_request(attempt + 1, version),
+                           "ApiVersions")
+        info = parse_api_versions(body, version)
         if info.error_code == UNSUPPORTED_VERSION and version == 3:
             version = 0
             continue

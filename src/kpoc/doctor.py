@@ -20,11 +20,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaException, libversion
-from confluent_kafka.admin import ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
-from ._client import admin_client
-from ._wire import ApiVersionsInfo, WireError, api_versions, connect
-from .admin import BrokerInfo
+from ._client import make_client
+from ._wire import ApiVersionsInfo, WireError, api_versions, connect, metadata
 from .cluster import KAFKA_VERSION
 from .config import ClientConfig
 
@@ -59,6 +58,17 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Broker:
+    node_id: int
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Report:
     bootstrap_servers: str
     checks: list[Check] = field(default_factory=list)
@@ -81,36 +91,46 @@ def release_name(level: int) -> str:
 
 
 # -- the checks ---------------------------------------------------------------------------------
-def check_bootstrap(admin: Any, config: ClientConfig) -> tuple[Check, list[BrokerInfo]]:
-    """Metadata through the bootstrap servers; the brokers as they advertise themselves."""
-    try:
-        md = admin.list_topics(timeout=config.timeout)
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else exc
-        text = err.str() if hasattr(err, "str") else str(err)
+def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
+    out = []
+    for item in bootstrap_servers.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if host and port.isdigit():
+            out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def check_bootstrap(config: ClientConfig, timeout: float) -> tuple[Check, list[Broker]]:
+    """Ask the bootstrap servers, in turn, which brokers the cluster has and where they say they
+    are. Raw Metadata requests: librdkafka drops the bootstrap connection once it has learned the
+    advertised addresses, so it cannot describe a cluster whose addresses are wrong."""
+    failures = []
+    for host, port in bootstrap_addresses(config.bootstrap_servers):
+        try:
+            md = metadata(host, port, timeout)
+        except WireError as exc:
+            failures.append(str(exc))
+            continue
+        brokers = [Broker(nid, h, p) for nid, h, p in md.brokers]
         return Check(
-            "bootstrap", config.bootstrap_servers, False,
-            f"no bootstrap server answered a metadata request within {config.timeout:g}s "
-            f"({text})",
-            "check the address (-b / KPOC_BOOTSTRAP_SERVERS) and that the brokers run "
-            "(`kpoc cluster status`, `docker compose ps`); raise the bound with --timeout",
-        ), []
-    brokers = sorted(
-        (BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values()), key=lambda b: b.id
-    )
-    via = md.orig_broker_name or config.bootstrap_servers
+            "bootstrap", config.bootstrap_servers, True,
+            f"cluster {md.cluster_id} answered via {host}:{port}: {len(brokers)} broker(s), "
+            f"controller {md.controller_id}",
+        ), brokers
+    why = "; ".join(failures) or "no host:port in the list"
     return Check(
-        "bootstrap", config.bootstrap_servers, True,
-        f"cluster {md.cluster_id} answered via {via}: {len(brokers)} broker(s), "
-        f"controller {md.controller_id}",
-    ), brokers
+        "bootstrap", config.bootstrap_servers, False,
+        f"no bootstrap server answered a metadata request ({why})",
+        "check the address (-b / KPOC_BOOTSTRAP_SERVERS) and that the brokers run "
+        "(`kpoc cluster status`, `docker compose ps`); raise the bound with --timeout",
+    ), []
 
 
-def check_advertised(brokers: list[BrokerInfo], timeout: float) -> list[Check]:
+def check_advertised(brokers: list[Broker], timeout: float) -> list[Check]:
     """Connect to each broker at the address it advertises, as every client will after bootstrap."""
     checks = []
     for b in brokers:
-        subject = f"broker {b.id}"
+        subject = f"broker {b.node_id}"
         try:
             connect(b.host, b.port, timeout).close()
         except WireError as exc:
@@ -118,25 +138,29 @@ def check_advertised(brokers: list[BrokerInfo], timeout: float) -> list[Check]:
                 "advertised", subject, False,
                 f"advertises {b.address}, which this machine cannot reach: {exc}",
                 f"clients connect to the advertised address after bootstrap, so every "
-                f"produce/consume to broker {b.id} will fail. Set its advertised.listeners to "
+                f"produce/consume to broker {b.node_id} will fail. Set its advertised.listeners to "
                 f"an address reachable from here: from the host, the published listener (e.g. "
-                f"HOST://127.0.0.1:{9091 + b.id} in kpoc's docker-compose.yml, "
-                f"-b 127.0.0.1:9092); inside the compose network, kafka-{b.id}:19092",
+                f"HOST://127.0.0.1:{9091 + b.node_id} in kpoc's docker-compose.yml, "
+                f"-b 127.0.0.1:9092); inside the compose network, kafka-{b.node_id}:19092",
             ))
         else:
             checks.append(Check("advertised", subject, True, f"advertises {b.address}: reachable"))
     return checks
 
 
-def check_versions(targets: list[BrokerInfo], timeout: float) -> list[Check]:
+def _who(node_id: int) -> str:
+    return f"broker {node_id}" if node_id >= 0 else "the bootstrap server"
+
+
+def check_versions(targets: list[Broker], timeout: float) -> list[Check]:
     """Kafka release and mode from each reachable broker's ApiVersions answer."""
     answers: dict[int, ApiVersionsInfo] = {}
     failures: list[str] = []
     for b in targets:
         try:
-            answers[b.id] = api_versions(b.host, b.port, timeout)
+            answers[b.node_id] = api_versions(b.host, b.port, timeout)
         except WireError as exc:
-            failures.append(f"broker {b.id}: {exc}")
+            failures.append(f"broker {b.node_id}: {exc}")
     client = f"client librdkafka {libversion()[0]}"
     if not answers:
         return [Check(
@@ -164,7 +188,7 @@ def check_versions(targets: list[BrokerInfo], timeout: float) -> list[Check]:
     )
     detail = (f"Apache Kafka {release_name(level).split('-')[0]} in KRaft mode (metadata.version "
               f"{release_name(level)}, level {level}) on "
-              f"broker(s) {', '.join(map(str, sorted(answers)))}; {client}")
+              f"{', '.join(_who(n) for n in sorted(answers))}; {client}")
     distinct = {tuple(sorted(r.items())) for r in ranges.values()}
     if len(distinct) > 1:
         checks.append(Check(
@@ -202,9 +226,8 @@ def check_durability(admin: Any, topic: str, timeout: float, bootstrap: str = "H
     if md.error is not None:
         return [Check(
             "durability", subject, False, f"does not exist ({md.error.str()})",
-            f"create it with 3 replicas, e.g. kafka-topics.sh --bootstrap-server {bootstrap} "
-            f"--create --topic {topic} --partitions 3 --replication-factor 3, or pick another "
-            "topic with --topic",
+            f"create it with 3 replicas: kpoc topics create {topic} --partitions 3 "
+            f"--replication-factor {MIN_RF} -b {bootstrap}; or check another topic with --topic",
         )]
     try:
         fut = admin.describe_configs(
@@ -264,6 +287,16 @@ def check_durability(admin: Any, topic: str, timeout: float, bootstrap: str = "H
     return checks
 
 
+def _quiet_admin(config: ClientConfig) -> AdminClient:
+    """An admin client that logs nothing, through no Python callback.
+
+    Against a misadvertised broker librdkafka logs a failed connection every 100 ms from its own
+    threads; routing that through a Python ``logger`` crashed the interpreter (SIGSEGV) now and
+    then when the client was collected. ``log_level=0`` silences it at the source.
+    """
+    return make_client(AdminClient, config.client_properties({"log_level": 0}))
+
+
 def diagnose(
     config: ClientConfig,
     topic: str | None = "teste",
@@ -274,8 +307,7 @@ def diagnose(
     step = min(config.timeout, STEP_TIMEOUT)
     report = Report(config.bootstrap_servers)
     say(f"asking {config.bootstrap_servers} for metadata")
-    admin = admin_client(config)
-    first, brokers = check_bootstrap(admin, config)
+    first, brokers = check_bootstrap(config, step)
     report.checks.append(first)
     if not first.ok:
         return report
@@ -283,16 +315,22 @@ def diagnose(
     advertised = check_advertised(brokers, step)
     report.checks.extend(advertised)
     reachable = [b for b, c in zip(brokers, advertised, strict=True) if c.ok]
-    if not reachable:  # ask the bootstrap servers themselves, which did answer
-        reachable = [
-            BrokerInfo(-1, h, int(p))
-            for h, _, p in (s.strip().rpartition(":") for s in config.bootstrap_servers.split(","))
-            if p.isdigit()
-        ][:1]
     say("asking the brokers for their API versions")
-    report.checks.extend(check_versions(reachable, step))
-    if topic:
+    if reachable:
+        report.checks.extend(check_versions(reachable, step))
+    else:  # ask the bootstrap servers themselves, which did answer
+        host, port = bootstrap_addresses(config.bootstrap_servers)[0]
+        report.checks.extend(check_versions([Broker(-1, host, port)], step))
+    if topic and not reachable:
+        report.checks.append(Check(
+            "durability", f"topic {topic}", False,
+            "not checked: no broker is reachable at the address it advertises, so no Kafka "
+            "client (kpoc included) can read the topic from here",
+            "fix the advertised addresses above, then run kpoc doctor again",
+        ))
+    elif topic:
         say(f"checking topic {topic}")
         first_server = config.bootstrap_servers.split(",")[0].strip()
-        report.checks.extend(check_durability(admin, topic, config.timeout, first_server))
+        report.checks.extend(
+            check_durability(_quiet_admin(config), topic, config.timeout, first_server))
     return report

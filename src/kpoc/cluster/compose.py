@@ -28,7 +28,7 @@ DATA_DIR = "/var/lib/kafka/data"  # a volume in the apache/kafka image, owned by
 TOPIC = "teste"
 GROUP = "demo"
 CONSUMERS = 4
-DEMO_MESSAGES = 20
+DEMO_MESSAGES = 100
 KPOC_IMAGE = "kpoc:local"
 
 #: Properties that name addresses or paths, so necessarily differ between a container network
@@ -52,7 +52,7 @@ HEADER = """\
 # from the host on 127.0.0.1:9092-9094 (so the same `kpoc` commands work) and from the other
 # containers on kafka-N:{internal}. `init` creates the topic `{topic}` once every broker is healthy;
 # then `console` (http://127.0.0.1:8080), {consumers} `consumer` replicas in group `{group}` and a
-# `producer` of {count} demo messages start.
+# `producer` of {count} demo messages (5 a second) start.
 #
 #   docker compose up -d --build
 #   kpoc doctor                      # from the host: are the advertised addresses reachable?
@@ -181,7 +181,7 @@ def compose_document() -> dict[str, Any]:
         restart="unless-stopped",
     )
     services["producer"] = _kpoc_service(
-        ["produce", "--count", str(DEMO_MESSAGES), TOPIC],
+        ["produce", "--topic", TOPIC, "--count", str(DEMO_MESSAGES), "--rate", "5"],
         restart="no",
     )
     return {

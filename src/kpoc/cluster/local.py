@@ -234,7 +234,7 @@ class LocalCluster:
         """Create (first time) and start every node; return (bootstrap, was_already_running).
 
         ``overrides`` replace generated broker properties of every node at creation (tests use it
-        to start a deliberately misconfigured cluster).
+        to add a listener, e.g. a deliberately misadvertised one).
 
         ``secure`` (at creation only) makes a TLS + SASL/SCRAM + ACL cluster (see ``_secure``).
         """
