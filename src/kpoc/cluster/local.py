@@ -316,17 +316,19 @@ class LocalCluster:
                 args = [f"@{argfile}"]
             procs.append((n, subprocess.Popen([java, *args], stdout=subprocess.PIPE,
                                               stderr=subprocess.STDOUT, text=True)))
-        for n, p in procs:
-            try:
-                out, _ = p.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
-            finally:
+        try:
+            for n, p in procs:
+                try:
+                    out, _ = p.communicate(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
+                if p.returncode != 0:
+                    last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
+                    raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
+        finally:
+            for n in specs:
                 (self.node_dir(n.node_id) / "format.args").unlink(missing_ok=True)
-            if p.returncode != 0:
-                last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
-                raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
         st: dict[str, Any] = {
             "engine": "kafka",
             "cluster_id": cid,
