@@ -136,6 +136,7 @@ class LocalCluster:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.env = dict(os.environ if env is None else env)
         self.state_path = self.data_dir / "cluster.json"
+        self._warmups: list = []  # in-flight warm-up requests of _wait_ready
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict | None:
@@ -385,6 +386,19 @@ class LocalCluster:
         expected = {n.node_id for n in specs if self._pid(n.node_id) or n.node_id in started}
         admin = AdminClient({**self.admin_properties(st), "log_level": 0,
                              "logger": _null_logger()})
+        self._warmups = []
+        try:
+            self._wait_loop(admin, st, started, expected, deadline, timeout)
+        finally:
+            # No request may be in flight when the admin client is destroyed (librdkafka
+            # would call back into a handle that is gone).
+            import concurrent.futures
+
+            concurrent.futures.wait(self._warmups, timeout=5)
+            self._warmups = []
+
+    def _wait_loop(self, admin, st: dict, started: list[int], expected: set[int],
+                   deadline: float, timeout: float) -> None:
         while True:
             for nid in started:
                 if self._pid(nid) is None:
@@ -417,8 +431,7 @@ class LocalCluster:
             return False
         return self._offsets_topic_ready(admin, md)
 
-    @staticmethod
-    def _offsets_topic_ready(admin, md) -> bool:
+    def _offsets_topic_ready(self, admin, md) -> bool:
         """Group coordinators need __consumer_offsets, which Kafka creates on the first group
         request; creating it here keeps that delay out of the user's first `kpoc consume`."""
         from confluent_kafka import ConsumerGroupTopicPartitions
@@ -427,8 +440,10 @@ class LocalCluster:
         if topic is not None and topic.error is None and topic.partitions and all(
                 p.leader >= 0 for p in topic.partitions.values()):
             return True
-        admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("kpoc-warm-up")],
-                                          request_timeout=2)
+        if not any(not f.done() for f in self._warmups):
+            futs = admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions("kpoc-warm-up")], request_timeout=2)
+            self._warmups.extend(futs.values())
         return False
 
     def start_node(self, node_id: int, timeout: float = DEFAULT_TIMEOUT) -> bool:
