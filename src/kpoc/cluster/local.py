@@ -434,15 +434,16 @@ class LocalCluster:
     def _offsets_topic_ready(self, admin, md) -> bool:
         """Group coordinators need __consumer_offsets, which Kafka creates on the first group
         request; creating it here keeps that delay out of the user's first `kpoc consume`."""
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
         topic = md.topics.get("__consumer_offsets")
         if topic is not None and topic.error is None and topic.partitions and all(
                 p.leader >= 0 for p in topic.partitions.values()):
             return True
         if not any(not f.done() for f in self._warmups):
-            futs = admin.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions("kpoc-warm-up")], request_timeout=2)
+            # DescribeGroups' FindCoordinator creates the topic too. Not an OffsetFetch
+            # (list_consumer_group_offsets): librdkafka dereferences a NULL consumer group when
+            # an admin OffsetFetch meets NOT_COORDINATOR and crashes the process (seen here
+            # during a slow secure start; confluent-kafka-javascript#374, librdkafka PR #5318).
+            futs = admin.describe_consumer_groups(["kpoc-warm-up"], request_timeout=2)
             self._warmups.extend(futs.values())
         return False
 
