@@ -22,7 +22,9 @@ def _props_file(path: Path, props: dict[str, str]) -> Path:
 def test_round_trip_over_sasl_ssl(secure_cluster, names):
     topic = names("rt")
     f = str(secure_cluster.admin_file)
-    p = secure_cluster.run("topics", "create", topic, "-F", f)
+    n = len(secure_cluster.manager.status().nodes)
+    p = secure_cluster.run("topics", "create", topic, "-F", f, "--replication-factor",
+                           str(min(3, n)))
     assert p.returncode == 0, p.stderr
     p = secure_cluster.run("produce", "-t", topic, "-F", f, "one", "two", "three")
     assert p.returncode == 0, p.stderr
@@ -35,7 +37,6 @@ def test_round_trip_over_sasl_ssl(secure_cluster, names):
     # Replicated to every node over the inter-broker TLS listener.
     d = secure_cluster.run("topics", "describe", topic, "-F", f, "-o", "json")
     parts = json.loads(d.stdout)["partitions"]
-    n = len(secure_cluster.manager.status().nodes)
     assert all(len(part["isr"]) == min(3, n) for part in parts)
 
 
