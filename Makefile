@@ -34,9 +34,9 @@ jars: $(VENV)/.installed
 
 setup: system-deps $(VENV)/.installed jars
 
+DEMO_ARGS ?=
 demo: setup
-	$(KPOC) cluster up
-	$(KPOC) cluster status
+	$(KPOC) demo $(DEMO_ARGS)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -45,6 +45,7 @@ def cli() -> None:
 from . import acls as _acls  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
 from . import consume as _consume  # noqa: E402
+from . import demo as _demo  # noqa: E402
 from . import groups as _groups  # noqa: E402
 from . import produce as _produce  # noqa: E402
 from . import topics as _topics  # noqa: E402
@@ -55,6 +56,7 @@ cli.add_command(_groups.groups)
 cli.add_command(_produce.produce)
 cli.add_command(_consume.consume)
 cli.add_command(_acls.acls)
+cli.add_command(_demo.demo)
 
 
 def main() -> None:
