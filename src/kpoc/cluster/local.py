@@ -403,8 +403,7 @@ class LocalCluster:
             for nid in started:
                 if self._pid(nid) is None:
                     lines = self.logs(nid, 200)
-                    errors = [ln for ln in lines if " ERROR " in ln or "Exception" in ln]
-                    last = (errors or lines or ["(empty log)"])[-1]
+                    last = _first_error(lines)
                     raise ClusterError(
                         f"node {nid} exited during start-up: {last.strip()[:300]}",
                         f"see `kpoc cluster logs {nid}`",
@@ -527,6 +526,16 @@ class LocalCluster:
             )
         shutil.rmtree(self.data_dir)
         return True
+
+
+def _first_error(lines: list[str]) -> str:
+    """The first ERROR record of a log tail with its exception line (the cause, not the echo)."""
+    for i, ln in enumerate(lines):
+        if " ERROR " in ln:
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            return f"{ln.strip()} {nxt.strip()}" if nxt and not nxt.startswith("[") else ln
+    errors = [ln for ln in lines if "Exception" in ln]
+    return (errors or lines or ["(empty log)"])[-1]
 
 
 def _null_logger():
