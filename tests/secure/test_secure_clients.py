@@ -22,7 +22,9 @@ def _props_file(path: Path, props: dict[str, str]) -> Path:
 def test_round_trip_over_sasl_ssl(secure_cluster, names):
     topic = names("rt")
     f = str(secure_cluster.admin_file)
-    p = secure_cluster.run("topics", "create", topic, "-F", f)
+    n = len(secure_cluster.manager.status().nodes)
+    p = secure_cluster.run("topics", "create", topic, "-F", f, "--replication-factor",
+                           str(min(3, n)))
     assert p.returncode == 0, p.stderr
     p = secure_cluster.run("produce", "-t", topic, "-F", f, "one", "two", "three")
     assert p.returncode == 0, p.stderr
@@ -35,7 +37,6 @@ def test_round_trip_over_sasl_ssl(secure_cluster, names):
     # Replicated to every node over the inter-broker TLS listener.
     d = secure_cluster.run("topics", "describe", topic, "-F", f, "-o", "json")
     parts = json.loads(d.stdout)["partitions"]
-    n = len(secure_cluster.manager.status().nodes)
     assert all(len(part["isr"]) == min(3, n) for part in parts)
 
 
@@ -102,3 +103,15 @@ def test_wrong_password_stops_before_the_bound(secure_cluster, tmp_path):
     p = secure_cluster.run("topics", "list", "-F", str(f), "--timeout", "30")
     assert p.returncode == 7 and "authentication failed" in p.stderr
     assert time.monotonic() - start < 20  # librdkafka alone would retry for all 30 s
+
+
+def test_demo_runs_over_sasl_ssl_on_the_local_secure_cluster(secure_cluster, names):
+    if len(secure_cluster.manager.status().nodes) < 3:
+        pytest.skip("the demo's topic has replication factor 3")
+    # No -b/-F: the demo finds the local cluster (KPOC_DATA_DIR), sees it is secure and
+    # connects with its admin client file.
+    p = secure_cluster.run("demo", "-n", "5", "-t", names("demo"), "-g", names("g"),
+                           timeout=240)
+    assert p.returncode == 0, p.stderr
+    assert "Secure cluster: SASL_SSL as admin" in p.stdout
+    assert "5 delivered, 0 failed" in p.stdout and "final lag 0" in p.stdout

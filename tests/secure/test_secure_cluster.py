@@ -97,3 +97,10 @@ def test_controller_listener_refuses_a_client_without_a_node_certificate(secure_
         except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
             data = b""
     assert data == b""
+
+
+def test_up_prints_the_client_config_to_use(secure_cluster):
+    args, out, err = secure_cluster.outputs[0]
+    assert args.startswith("cluster up --secure")
+    assert f"KPOC_CONFIG_FILE={secure_cluster.admin_file}" in out.splitlines()
+    assert "kpoc cluster credentials" in err

@@ -136,6 +136,7 @@ class LocalCluster:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.env = dict(os.environ if env is None else env)
         self.state_path = self.data_dir / "cluster.json"
+        self._warmups: list = []  # in-flight warm-up requests of _wait_ready
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict | None:
@@ -321,17 +322,19 @@ class LocalCluster:
                 args = [f"@{argfile}"]
             procs.append((n, subprocess.Popen([java, *args], stdout=subprocess.PIPE,
                                               stderr=subprocess.STDOUT, text=True)))
-        for n, p in procs:
-            try:
-                out, _ = p.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
-            finally:
+        try:
+            for n, p in procs:
+                try:
+                    out, _ = p.communicate(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
+                if p.returncode != 0:
+                    last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
+                    raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
+        finally:
+            for n in specs:
                 (self.node_dir(n.node_id) / "format.args").unlink(missing_ok=True)
-            if p.returncode != 0:
-                last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
-                raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
         st: dict[str, Any] = {
             "engine": "kafka",
             "cluster_id": cid,
@@ -388,12 +391,24 @@ class LocalCluster:
         expected = {n.node_id for n in specs if self._pid(n.node_id) or n.node_id in started}
         admin = AdminClient({**self.admin_properties(st), "log_level": 0,
                              "logger": _null_logger()})
+        self._warmups = []
+        try:
+            self._wait_loop(admin, st, started, expected, deadline, timeout)
+        finally:
+            # No request may be in flight when the admin client is destroyed (librdkafka
+            # would call back into a handle that is gone).
+            import concurrent.futures
+
+            concurrent.futures.wait(self._warmups, timeout=5)
+            self._warmups = []
+
+    def _wait_loop(self, admin, st: dict, started: list[int], expected: set[int],
+                   deadline: float, timeout: float) -> None:
         while True:
             for nid in started:
                 if self._pid(nid) is None:
                     lines = self.logs(nid, 200)
-                    errors = [ln for ln in lines if " ERROR " in ln or "Exception" in ln]
-                    last = (errors or lines or ["(empty log)"])[-1]
+                    last = _first_error(lines)
                     raise ClusterError(
                         f"node {nid} exited during start-up: {last.strip()[:300]}",
                         f"see `kpoc cluster logs {nid}`",
@@ -420,18 +435,20 @@ class LocalCluster:
             return False
         return self._offsets_topic_ready(admin, md)
 
-    @staticmethod
-    def _offsets_topic_ready(admin, md) -> bool:
+    def _offsets_topic_ready(self, admin, md) -> bool:
         """Group coordinators need __consumer_offsets, which Kafka creates on the first group
         request; creating it here keeps that delay out of the user's first `kpoc consume`."""
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
         topic = md.topics.get("__consumer_offsets")
         if topic is not None and topic.error is None and topic.partitions and all(
                 p.leader >= 0 for p in topic.partitions.values()):
             return True
-        admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("kpoc-warm-up")],
-                                          request_timeout=2)
+        if not any(not f.done() for f in self._warmups):
+            # DescribeGroups' FindCoordinator creates the topic too. Not an OffsetFetch
+            # (list_consumer_group_offsets): librdkafka dereferences a NULL consumer group when
+            # an admin OffsetFetch meets NOT_COORDINATOR and crashes the process (seen here
+            # during a slow secure start; confluent-kafka-javascript#374, librdkafka PR #5318).
+            futs = admin.describe_consumer_groups(["kpoc-warm-up"], request_timeout=2)
+            self._warmups.extend(futs.values())
         return False
 
     def start_node(self, node_id: int, timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -514,6 +531,16 @@ class LocalCluster:
             )
         shutil.rmtree(self.data_dir)
         return True
+
+
+def _first_error(lines: list[str]) -> str:
+    """The first ERROR record of a log tail with its exception line (the cause, not the echo)."""
+    for i, ln in enumerate(lines):
+        if " ERROR " in ln:
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            return f"{ln.strip()} {nxt.strip()}" if nxt and not nxt.startswith("[") else ln
+    errors = [ln for ln in lines if "Exception" in ln]
+    return (errors or lines or ["(empty log)"])[-1]
 
 
 def _null_logger():
