@@ -252,24 +252,35 @@ class Consumer:
         self._join()
         seen = 0
         deadline = time.monotonic() + self.config.timeout
+        client, at_end = self.client, self._at_end
         while True:
             if self._failure is not None:
                 raise self._failure
             if self._stop.is_set():
                 return
             want = batch if count is None else min(batch, count - seen)
-            msgs = self.client.consume(want, timeout=0.2)
-            for msg in msgs:
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        self._at_end.add(_tp(msg))
-                        continue
-                    self._raise(err)
-                yield msg
-                self.client.store_offsets(message=msg)
-                seen += 1
-                self._at_end.discard(_tp(msg))
+            msgs = client.consume(want, timeout=0.2)
+            # Offsets of handled messages (the caller asked for the next one) are stored once
+            # per batch, and on an early exit: one librdkafka call, not one per message.
+            handled: dict[tuple[Any, Any], Any] = {}
+            try:
+                for msg in msgs:
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            at_end.add(_tp(msg))
+                            continue
+                        self._raise(err)
+                    yield msg
+                    tp = (msg.topic(), msg.partition())
+                    handled[tp] = msg.offset()
+                    seen += 1
+                    if at_end:
+                        at_end.discard(tp)
+            finally:
+                if handled and self._client is not None:
+                    client.store_offsets(offsets=[TopicPartition(t, p, o + 1)
+                                                  for (t, p), o in handled.items()])
             if count is not None and seen >= count:
                 return
             if exit_at_end and self._rebalanced and self.assigned <= self._at_end:

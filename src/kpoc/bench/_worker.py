@@ -39,12 +39,15 @@ def payload_lines(path: str, chunk: int = 1 << 22) -> Iterator[list[bytes]]:
 
 
 def produce(config: ClientConfig, topic: str, payload_file: str) -> dict[str, Any]:
-    """Produce every payload of the file; the shape of :func:`kpoc.producer.run_load`."""
-    from ._load import run_load
+    """Produce every payload of the file with :func:`kpoc.producer.run_load`."""
+    from ..producer import run_load
 
     count = sum(len(b) for b in payload_lines(payload_file))
-    summary = run_load(config, topic, count, 0, payloads=_flatten(payload_file))
-    return {"messages": summary.messages, "bytes": summary.bytes, "seconds": summary.seconds}
+    s = run_load(config, topic, count, 0, payloads=_flatten(payload_file))
+    if s.failed or s.acknowledged != count:
+        raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
+                            f"{dict(s.errors)}")
+    return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
 
 
 def _flatten(path: str) -> Iterator[bytes]:
@@ -52,11 +55,21 @@ def _flatten(path: str) -> Iterator[bytes]:
         yield from lines
 
 
-def consume(config: ClientConfig, topic: str, count: int) -> dict[str, Any]:
-    from ._load import read_load
+def consume(config: ClientConfig, topic: str, count: int, partitions: int = 3) -> dict[str, Any]:
+    """Read ``count`` messages from the start of every partition with :mod:`kpoc.consumer`."""
+    from ..consumer import Consumer, parse_start
 
-    summary = read_load(config, topic, count)
-    return {"messages": summary.messages, "bytes": summary.bytes, "seconds": summary.seconds}
+    c = Consumer(config, [topic], group=f"kpoc-bench-{time.time_ns()}",
+                 start=parse_start("beginning"), partitions=list(range(partitions)),
+                 defaults={"enable.auto.commit": False, "enable.partition.eof": False})
+    received = nbytes = 0
+    with c:
+        start = time.monotonic()
+        for m in c.messages(count, batch=10_000):
+            received += 1
+            nbytes += len(m)
+        seconds = time.monotonic() - start
+    return {"messages": received, "bytes": nbytes, "seconds": seconds}
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:

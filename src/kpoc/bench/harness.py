@@ -73,7 +73,7 @@ class Settings:
     latency_rate: int = 5000
     latency_seconds: float = 30.0
     latency_size: int = 100
-    java_latency_count: int = 3000
+    java_latency_count: int = 1000
     scenarios: tuple[str, ...] = ("produce", "consume", "latency")
 
     @classmethod
