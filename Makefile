@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean
+.PHONY: help setup system-deps jars demo test lint clean bench-console
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
@@ -37,6 +37,7 @@ setup: system-deps $(VENV)/.installed jars
 demo: setup
 	$(KPOC) cluster up
 	$(KPOC) cluster status
+	@echo "web console: run '$(KPOC) console', then open http://127.0.0.1:8080"
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -44,6 +45,10 @@ test: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy
+
+# Server time of the console's overview with 200 topics (figure quoted in the README).
+bench-console: setup
+	$(PY) bench/console_overview.py --topics 200
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
