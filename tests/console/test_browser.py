@@ -83,5 +83,5 @@ def test_see_a_consumer_groups_lag(page, cluster, make_topic, unique_name):
     assert page.locator(f'#groups tr[data-group="{group}"] .lag').inner_text() == "7"
     page.goto(f"/groups/{group}")
     assert page.locator("#total-lag").inner_text() == "7"
-    page.wait_for_selector("#lag-chart svg path.kchart-line", timeout=20_000)
+    page.wait_for_selector("#lag-chart svg path.kchart-line", state="attached", timeout=20_000)
     page.screenshot(path=str(SHOTS / "group.png"), full_page=True)
