@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean compose check-containers bench bench-quick
+.PHONY: help setup system-deps jars demo test lint clean compose check-containers bench bench-quick bench-console
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
@@ -80,6 +80,9 @@ bench: setup
 
 bench-quick: setup
 	$(KPOC) bench --quick $(BENCH_ARGS)
+# Server time of the console's overview with 200 topics (figure quoted in the README).
+bench-console: setup
+	$(PY) bench/console_overview.py --topics 200
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -18,11 +19,13 @@ from kpoc.config import ClientConfig
 from kpoc.console import create_app
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+SHOTS = ARTIFACTS / "console"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def make_app(cluster, **kw) -> FastAPI:
     kw.setdefault("sample_interval", 0.5)
-    return create_app(ClientConfig(cluster.bootstrap_servers, timeout=10.0),
+    return create_app(ClientConfig(cluster.bootstrap_servers, timeout=20.0),
                       local_cluster=cluster.manager, **kw)
 
 
@@ -151,3 +154,28 @@ class LiveServer:
 def live_console(cluster) -> Iterator[LiveServer]:
     with LiveServer(make_app(cluster, sample_interval=1.0)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip("needs Debian's chromium (make system-deps)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_console):
+    ctx = browser.new_context(base_url=live_console.url, viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(20_000)
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    pg.dialogs = dialogs
+    yield pg
+    ctx.close()

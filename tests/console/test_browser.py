@@ -5,44 +5,13 @@ Screenshots of each page go to tests/artifacts/console/.
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from kpoc.errors import PrerequisiteError
-
-from .conftest import ARTIFACTS, commit_group, produce
+from .conftest import SHOTS, commit_group, produce
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ARTIFACTS / "console"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip("needs Debian's chromium (make system-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, live_console):
-    ctx = browser.new_context(base_url=live_console.url, viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    pg.set_default_timeout(20_000)
-    dialogs: list[str] = []
-    pg.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
-    pg.dialogs = dialogs
-    yield pg
-    ctx.close()
 
 
 def test_overview_shows_the_brokers(page):
@@ -114,34 +83,5 @@ def test_see_a_consumer_groups_lag(page, cluster, make_topic, unique_name):
     assert page.locator(f'#groups tr[data-group="{group}"] .lag').inner_text() == "7"
     page.goto(f"/groups/{group}")
     assert page.locator("#total-lag").inner_text() == "7"
-    page.wait_for_selector("#lag-chart svg path.kchart-line", timeout=20_000)
+    page.wait_for_selector("#lag-chart svg path.kchart-line", state="attached", timeout=20_000)
     page.screenshot(path=str(SHOTS / "group.png"), full_page=True)
-
-
-def test_a_killed_broker_is_marked_down(page, cluster):
-    manager = cluster.require_manager()
-    victim = 3
-    assert manager.kill_node(victim)
-    try:
-        page.goto("/")
-        # The overview re-renders itself every 5 s; no reload needed.
-        page.wait_for_selector(f'#brokers tr[data-broker="{victim}"].down', timeout=30_000)
-        assert page.locator("#brokers .badge.bad").count() == 1
-        page.wait_for_function(
-            "parseInt(document.getElementById('urp').textContent) > 0", timeout=30_000)
-        page.screenshot(path=str(SHOTS / "broker-down.png"), full_page=True)
-    finally:
-        _restart(manager, victim)
-
-
-def _restart(manager, node: int) -> None:
-    # The killed node's port can be briefly held (e.g. as a client's ephemeral port): retry.
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            manager.start_node(node)
-            return
-        except PrerequisiteError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)

@@ -139,7 +139,8 @@ def test_cli_refuses_a_public_bind_without_a_token(kpoc_env):
 
 def test_cli_serves_the_console(kpoc_env, cluster):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kpoc", "console", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "kpoc", "console", "--port", str(port),
+                             "--sample-interval", "0"],
                             env=kpoc_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:

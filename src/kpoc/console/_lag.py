@@ -26,13 +26,15 @@ class LagSample:
     committed: int
     high: int
     members: int
+    #: Partitions with a committed offset: rates compare only samples over the same set.
+    partitions: int = 0
 
 
 def sample_of(info: GroupInfo, now: float | None = None) -> LagSample:
     committed = sum(p.committed or 0 for p in info.lags if p.committed is not None)
     high = sum(p.high or 0 for p in info.lags if p.committed is not None)
     return LagSample(time.time() if now is None else now, info.total_lag, committed, high,
-                     len(info.members))
+                     len(info.members), sum(1 for p in info.lags if p.committed is not None))
 
 
 def estimate(samples: list[LagSample], window: float = 120.0) -> dict[str, Any]:
@@ -42,9 +44,11 @@ def estimate(samples: list[LagSample], window: float = 120.0) -> dict[str, Any]:
     if len(samples) < 2:
         return out
     last = samples[-1]
-    first = next((s for s in samples if last.time - s.time <= window), samples[0])
-    if first is last:
-        first = samples[-2]
+    same = [s for s in samples[:-1]
+            if s.partitions == last.partitions and last.time - s.time <= window]
+    if not same:
+        return out
+    first = same[0]
     dt = last.time - first.time
     if dt <= 0:
         return out

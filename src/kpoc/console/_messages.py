@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -18,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import regex
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .._client import base_properties, make_client, translate, unavailable
 from ..admin import validate_topic_name
 from ..config import ClientConfig
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, KpocError, NotFound, UsageError
+from ..producer import DeliveryReport, Producer
 
 MAX_COUNT = 500
 MAX_EXPORT = 10_000
@@ -271,88 +271,45 @@ def fetch_one(config: ClientConfig, topic: str, partition: int, offset: int) -> 
 
 
 class Sender:
-    """One shared producer for the console, created on first use; thread-safe."""
+    """Produces for the console through :class:`kpoc.producer.Producer` (acks=all, idempotent).
+
+    One producer per call: sends are rare and small next to the CLI's, and a fresh producer never
+    holds a stale partition count of a topic deleted and re-created meanwhile.
+    """
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        self._producer: Producer | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def producer(self) -> Producer:
-        with self._lock:
-            if self._producer is None:
-                self._producer = make_client(Producer, base_properties(self.config, {
-                    "acks": "all",
-                    "enable.idempotence": True,
-                    "linger.ms": 2,
-                    "message.timeout.ms": int(self.config.timeout * 1000),
-                }))
-            return self._producer
 
     def close(self) -> None:
-        with self._lock:
-            if self._producer is not None:
-                self._producer.flush(self.config.timeout)
-                self._producer = None
+        """Nothing is kept between calls."""
 
     def send(self, topic: str, records: Iterable[Record], keep_partition: bool = False,
              partition: int | None = None) -> list[dict[str, Any]]:
-        """Produce and wait for every acknowledgement; raises DeliveryError on any failure."""
+        """Produce and wait for every report; raises DeliveryError if any message failed."""
         validate_topic_name(topic)
-        reports: list[dict[str, Any]] = []
-        failures: list[str] = []
-        pending = 0
-        done = threading.Condition()
-
-        def on_delivery(err: KafkaError | None, msg: Any) -> None:
-            nonlocal pending
-            with done:
-                pending -= 1
-                if err is not None:
-                    failures.append(err.str())
-                else:
-                    reports.append({"topic": msg.topic(), "partition": msg.partition(),
-                                    "offset": msg.offset()})
-                done.notify_all()
-
-        producer = self.producer
-        for rec in records:
-            kwargs: dict[str, Any] = {"value": rec.value, "key": rec.key,
-                                      "headers": list(rec.headers) or None,
-                                      "on_delivery": on_delivery}
-            target = partition if partition is not None else (
-                rec.partition if keep_partition else None)
-            if target is not None:
-                kwargs["partition"] = target
-            with done:
-                pending += 1
-            while True:
-                try:
-                    producer.produce(topic, **kwargs)
-                    break
-                except BufferError:
-                    producer.poll(0.1)
-                except KafkaException as exc:
-                    with done:
-                        pending -= 1
-                    raise translate(exc, self.config, f"produce to {topic!r}") from None
-            producer.poll(0)
-        deadline = time.monotonic() + self.config.timeout + 1
-        while True:
-            with done:
-                if pending <= 0:
-                    break
-            if time.monotonic() > deadline:
-                raise DeliveryError(f"{pending} message(s) to {topic!r} not acknowledged within "
-                                    f"{self.config.timeout:g}s",
-                                    "check the cluster (overview page) and retry")
-            producer.poll(0.05)
-        if failures:
-            raise DeliveryError(f"{len(failures)} message(s) to {topic!r} failed: {failures[0]}",
-                                "check the topic exists and enough replicas are in sync")
-        reports.sort(key=lambda r: (r["partition"], r["offset"]))
-        return reports
+        reports: list[DeliveryReport] = []
+        with Producer(self.config, reports.append) as producer:
+            producer.check_partition(topic, partition)
+            count = producer.partitions(topic)
+            sent = 0
+            for rec in records:
+                target = partition if partition is not None else (
+                    rec.partition if keep_partition else None)
+                if target is not None and not 0 <= target < count:
+                    raise UsageError(f"partition {target} out of range: {topic!r} has {count} "
+                                     "partitions", "untick 'keep partition' or fix the file")
+                producer.send(topic, rec.value, rec.key, list(rec.headers) or None, target)
+                sent += 1
+            producer.flush()
+        failed = [r for r in reports if not r.ok]
+        if failed or len(reports) < sent:
+            first = failed[0].error if failed else "no delivery report"
+            raise DeliveryError(f"{len(failed) or sent - len(reports)} of {sent} message(s) to "
+                                f"{topic!r} not acknowledged: {first}",
+                                "check the overview page (brokers, under-replicated partitions) "
+                                "and retry")
+        return [{"topic": r.topic, "partition": r.partition, "offset": r.offset}
+                for r in sorted(reports, key=lambda r: r.seq)]
 
 
 def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:

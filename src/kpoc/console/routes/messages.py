@@ -78,7 +78,6 @@ def _browse(c: Console, query: Browse) -> BrowseResult:
 
 
 def _produce(c: Console, topic: str, rec: Record, partition: int | None) -> dict[str, Any]:
-    c.admin.partition_count(topic)  # a clear NotFound before a producer waits on a missing topic
     return c.sender.send(topic, [rec], partition=partition)[0]
 
 
@@ -144,7 +143,6 @@ async def _read_upload(file: UploadFile) -> bytes:
 
 def _import(c: Console, name: str, data: bytes, keep_partition: bool) -> dict[str, Any]:
     records = read_import(data, name)
-    c.admin.partition_count(name)
     reports = c.sender.send(name, records, keep_partition=keep_partition)
     return {"topic": name, "produced": len(reports)}
 
