@@ -35,9 +35,9 @@ jars: $(VENV)/.installed
 
 setup: system-deps $(VENV)/.installed jars
 
+DEMO_ARGS ?=
 demo: setup
-	$(KPOC) cluster up
-	$(KPOC) cluster status
+	$(KPOC) demo $(DEMO_ARGS)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

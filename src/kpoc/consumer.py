@@ -9,6 +9,7 @@ they happen through ``on_event``.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ class Consumer:
         self._positioned: set[tuple[str, int]] = set()
         self._at_end: set[tuple[str, int]] = set()
         self._rebalanced = False
+        self._stop = threading.Event()
 
     def __enter__(self) -> Consumer:
         return self
@@ -261,6 +263,8 @@ class Consumer:
         while True:
             if self._failure is not None:
                 raise self._failure
+            if self._stop.is_set():
+                return
             want = batch if count is None else min(batch, count - seen)
             msgs = self.client.consume(want, timeout=0.2)
             for msg in msgs:
@@ -283,6 +287,10 @@ class Consumer:
                     f"group {self.group!r} gave this member no assignment within "
                     f"{self.config.timeout:g}s", "check `kpoc groups describe "
                     f"{self.group}` and `kpoc cluster status`, or raise --timeout")
+
+    def stop(self) -> None:
+        """Ask a :meth:`records` loop running in another thread to return (within ~0.2 s)."""
+        self._stop.set()
 
     def _raise(self, err: KafkaError) -> None:
         code = err.code()

@@ -58,6 +58,7 @@ def cli() -> None:
 from . import chaos as _chaos  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
 from . import consume as _consume  # noqa: E402
+from . import demo as _demo  # noqa: E402
 from . import groups as _groups  # noqa: E402
 from . import produce as _produce  # noqa: E402
 from . import topics as _topics  # noqa: E402
@@ -67,6 +68,7 @@ cli.add_command(_topics.topics)
 cli.add_command(_groups.groups)
 cli.add_command(_produce.produce)
 cli.add_command(_consume.consume)
+cli.add_command(_demo.demo)
 cli.add_command(_chaos.chaos)
 
 
