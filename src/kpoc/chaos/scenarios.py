@@ -231,7 +231,7 @@ class Context:
 
     def start(self, node: int) -> None:
         self.say(f"start node {node}")
-        self.cluster.start_node(node, timeout=120)
+        self.cluster.start_node(node, timeout=300)  # ~8 s on a quiet machine
 
     def committed(self, group: str, timeout: float = 30.0) -> dict[int, int]:
         """The group's committed offsets; retried while the coordinator moves or loads."""
@@ -440,7 +440,7 @@ def _full_restart(ctx: Context) -> None:
     time.sleep(ctx.pause)
     f.recover_from = time.monotonic()
     ctx.say("up")
-    ctx.cluster.up(timeout=120)
+    ctx.cluster.up(timeout=300)
     ctx.at(1)  # the traffic held here while the cluster was down resumes now
     ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
 
@@ -534,7 +534,7 @@ def heal(cluster: LocalCluster, progress: Progress = _silent) -> list[int]:
     for n in cluster.status().nodes:
         if n.pid is None:
             progress(f"heal: start node {n.node_id}")
-            cluster.start_node(n.node_id, timeout=120)
+            cluster.start_node(n.node_id, timeout=300)
             started.append(n.node_id)
     return started
 
