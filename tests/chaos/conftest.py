@@ -20,8 +20,8 @@ def chaos_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
         pytest.skip("chaos needs a kpoc-managed cluster it may kill (KPOC_BOOTSTRAP_SERVERS set)")
     port = int(os.environ.get("KPOC_TEST_PORT", "29092")) + 10
     manager = LocalCluster(tmp_path_factory.mktemp("chaos") / "cluster")
-    manager.up(nodes=3, port=port, timeout=180)
     try:
+        manager.up(nodes=3, port=port, timeout=240)
         yield manager
     finally:
         manager.destroy()

@@ -64,6 +64,22 @@ def test_the_same_message_at_two_offsets_is_a_duplicate():
     assert c.offset_mismatch == 2
 
 
+def test_copies_of_a_failed_message_are_counted_apart_and_do_not_fail_the_check():
+    # p0: #0 acknowledged; #1, #2 timed out but written, then written again after #3 — what
+    # librdkafka may do after a message timeout bumps the producer epoch
+    d = [Delivery(0, 0, None, 0), Delivery(0, 1, "_MSG_TIMED_OUT"),
+         Delivery(0, 2, "_MSG_TIMED_OUT"), Delivery(0, 3, None, 3)]
+    seen = [Seen(0, o, s) for o, s in enumerate([0, 1, 2, 3, 1, 2])]
+    c = check(d, seen)
+    assert (c.duplicates, c.duplicates_of_failed) == (2, 2)
+    assert (c.reordered, c.reordered_failed) == (2, 2)
+    assert c.ok and c.failed_present == 2
+    # the same copies of an acknowledged message are a violation
+    seen = [Seen(0, o, s) for o, s in enumerate([0, 1, 2, 3, 0])]
+    c = check(d, seen)
+    assert c.duplicates == 1 and c.duplicates_of_failed == 0 and not c.ok
+
+
 def test_the_same_offset_read_twice_is_a_redelivery_not_a_duplicate():
     d = [Delivery(0, s, None, s) for s in range(5)]
     seen = [Seen(0, o, o) for o in (0, 1, 2, 3, 2, 3, 4)]

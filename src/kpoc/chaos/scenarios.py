@@ -99,8 +99,10 @@ class Verdict:
             ("failed (reported)", str(c.failed)),
             ("consumed", f"{c.consumed} ({c.distinct} distinct)"),
             ("missing", str(c.missing)),
-            ("duplicates", str(c.duplicates)),
-            ("reordered", str(c.reordered)),
+            ("duplicates", str(c.duplicates) + (f" ({c.duplicates_of_failed} of failed messages)"
+                                                if c.duplicates_of_failed else "")),
+            ("reordered", str(c.reordered) + (f" ({c.reordered_failed} of failed messages)"
+                                              if c.reordered_failed else "")),
             ("re-delivered", str(c.redelivered)),
             ("time to recover", rec),
             ("consumer catch-up", cu),
@@ -228,7 +230,7 @@ class Context:
 
     def start(self, node: int) -> None:
         self.say(f"start node {node}")
-        self.cluster.start_node(node, timeout=120)
+        self.cluster.start_node(node, timeout=300)  # ~8 s on a quiet machine
 
     def committed(self, group: str, timeout: float = 30.0) -> dict[int, int]:
         """The group's committed offsets; retried while the coordinator moves or loads."""
@@ -281,10 +283,11 @@ class Scenario:
 
 def _leader_kill(ctx: Context) -> None:
     for k in range(3):
-        ctx.at(k)
+        ctx.reach(k)  # traffic holds here until the fault is in place, so it meets the fault
         victim = ctx.leader(0)
         ctx.fault(f"SIGKILL node {victim} (leader of partition 0), kill {k + 1}/3")
         ctx.cluster.kill_node(victim)
+        ctx.release(k)
         time.sleep(ctx.pause)
         ctx.start(victim)
         ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
@@ -292,20 +295,22 @@ def _leader_kill(ctx: Context) -> None:
 
 def _bounce(ctx: Context) -> None:
     for k, node in enumerate(range(1, 4)):
-        ctx.at(k)
+        ctx.reach(k)
         ctx.fault(f"SIGTERM node {node} (controlled shutdown), bounce {k + 1}/3")
         ctx.cluster.stop_node(node)
+        ctx.release(k)
         ctx.start(node)
         ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
 
 
 def _quorum_kill(ctx: Context) -> None:
-    ctx.at(0)
+    ctx.reach(0)
     victim = ctx.cluster.quorum_leader()
     if victim is None:
         raise ClusterError("no KRaft quorum leader to kill")
     ctx.fault(f"SIGKILL node {victim} (KRaft quorum leader)")
     ctx.cluster.kill_node(victim)
+    ctx.release(0)
     deadline = time.monotonic() + 30
     while True:
         new = ctx.cluster.quorum_leader()
@@ -322,7 +327,7 @@ def _quorum_kill(ctx: Context) -> None:
 
 
 def _two_down(ctx: Context) -> None:
-    ctx.at(0)
+    ctx.reach(0)
     first = ctx.leader(0)
     quorum = ctx.cluster.quorum_leader()
     others = [n for n in (1, 2, 3) if n != first]
@@ -331,6 +336,7 @@ def _two_down(ctx: Context) -> None:
     ctx.cluster.kill_node(first)
     ctx.cluster.kill_node(second)
     ctx.marks["down"] = time.monotonic()
+    ctx.release(0)  # the traffic up to the next checkpoint meets the outage
     timeout_s = ctx.load.message_timeout_ms / 1000
     hold = 2 * timeout_s + 2
     ctx.say(f"holding two brokers down for {hold:g}s (message.timeout.ms={timeout_s * 1000:.0f})")
@@ -349,7 +355,7 @@ def _two_down_criteria(ctx: Context, c: Check) -> list[Criterion]:
     if down is None or up is None:
         return [Criterion("two brokers were down", False, "the fault never happened")]
     timeout_s = load.message_timeout_ms / 1000
-    slack = 3.0
+    slack = 5.0
     false_acks = load.acked_between(down + 1.0, up)
     window = load.produced_between(down, up - timeout_s - 1.0)
     not_failed = [i for i in window if load.status[i] == ACKED]
@@ -425,20 +431,21 @@ def _consumer_kill_criteria(ctx: Context, c: Check) -> list[Criterion]:
 
 
 def _full_restart(ctx: Context) -> None:
-    ctx.at(0)
+    ctx.reach(0)
     f = ctx.fault("stop every node (down), then up")
     ctx.cluster.down()
+    ctx.release(0)
     ctx.say("all nodes stopped")
     time.sleep(ctx.pause)
     f.recover_from = time.monotonic()
     ctx.say("up")
-    ctx.cluster.up(timeout=120)
+    ctx.cluster.up(timeout=300)
     ctx.at(1)  # the traffic held here while the cluster was down resumes now
     ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
 
 
 def _slow_follower(ctx: Context) -> None:
-    ctx.at(0)
+    ctx.reach(0)
     parts = ctx.partitions()
     leader = parts[0].leader
     quorum = ctx.cluster.quorum_leader()
@@ -446,9 +453,10 @@ def _slow_follower(ctx: Context) -> None:
     victim = next((n for n in followers if n != quorum), followers[0])
     lag_ms = int(ctx.node_config(victim, "replica.lag.time.max.ms") or 30000)
     hold = lag_ms / 1000 + 2
-    f = ctx.fault(f"SIGSTOP node {victim} (follower of partition 0) for {hold:g}s "
+    ctx.fault(f"SIGSTOP node {victim} (follower of partition 0) for {hold:g}s "
                   f"(replica.lag.time.max.ms={lag_ms})")
     ctx.cluster.signal_node(victim, signal.SIGSTOP)
+    ctx.release(0)
     shrank = False
     end = time.monotonic() + hold
     while time.monotonic() < end:
@@ -458,7 +466,7 @@ def _slow_follower(ctx: Context) -> None:
         time.sleep(0.5)
     ctx.notes["isr_shrank"] = shrank
     ctx.cluster.signal_node(victim, signal.SIGCONT)
-    f.recover_from = time.monotonic()
+    # recovery counts from the SIGSTOP: how long writes stalled until the ISR let go of it
     ctx.say(f"SIGCONT node {victim}")
     took = ctx.wait_in_sync()
     ctx.notes["isr_rejoin_s"] = round(took, 3)
@@ -525,7 +533,7 @@ def heal(cluster: LocalCluster, progress: Progress = _silent) -> list[int]:
     for n in cluster.status().nodes:
         if n.pid is None:
             progress(f"heal: start node {n.node_id}")
-            cluster.start_node(n.node_id, timeout=120)
+            cluster.start_node(n.node_id, timeout=300)
             started.append(n.node_id)
     return started
 
@@ -629,8 +637,13 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         Criterion("faults injected as planned", ctx.error is None and bool(ctx.faults),
                   ctx.error or f"{len(ctx.faults)} fault(s)"),
         Criterion("no acknowledged message missing", c.missing == 0, f"{c.missing} missing"),
-        Criterion("no duplicates", c.duplicates == 0, f"{c.duplicates} duplicates"),
-        Criterion("order kept in every partition", c.reordered == 0, f"{c.reordered} reordered"),
+        Criterion("no acknowledged message written twice",
+                  c.duplicates == c.duplicates_of_failed, f"{c.duplicates} duplicates"
+                  + (f", {c.duplicates_of_failed} of them copies of failed (possibly persisted) "
+                     "messages" if c.duplicates_of_failed else "")),
+        Criterion("order kept in every partition", c.reordered == c.reordered_failed,
+                  f"{c.reordered} reordered" + (f", {c.reordered_failed} of them failed messages"
+                                                if c.reordered_failed else "")),
         Criterion("nothing consumed that was not produced", c.unexpected == 0
                   and c.offset_mismatch == 0,
                   f"{c.unexpected} unexpected, {c.offset_mismatch} at the wrong offset"),
