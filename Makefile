@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean compose check-containers
+.PHONY: help setup system-deps jars demo test lint clean compose check-containers bench bench-quick bench-console chaos
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
@@ -13,6 +13,8 @@ help:
 	@echo "make lint   - ruff + mypy"
 	@echo "make compose          - regenerate docker-compose.yml from kpoc cluster's settings"
 	@echo "make check-containers - hadolint the Dockerfile, validate docker-compose.yml (no engine)"
+	@echo "make bench  - kpoc vs kcat and Kafka's Java perf tools (< 15 min; bench-quick < 2 min)"
+	@echo "make chaos  - fault scenarios 1-7 at full size on their own cluster"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +46,16 @@ demo: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Fault scenarios at full size (50,000 messages for scenario 1) on a cluster of their own.
+CHAOS_DIR ?= /tmp/kpoc-chaos-cluster
+CHAOS_PORT ?= 19092
+CHAOS_SCENARIOS ?= 1 2 3 4 5 6 7
+chaos: setup
+	$(KPOC) cluster up --port $(CHAOS_PORT) --data-dir $(CHAOS_DIR)
+	status=0; for s in $(CHAOS_SCENARIOS); do \
+	  $(KPOC) chaos $$s --data-dir $(CHAOS_DIR) || status=1; done; \
+	$(KPOC) cluster destroy --yes --data-dir $(CHAOS_DIR); exit $$status
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy
@@ -71,6 +83,17 @@ check-containers: system-deps $(VENV)/.containers $(COMPOSE_SCHEMA)
 	$(VENV)/bin/check-jsonschema --schemafile $(COMPOSE_SCHEMA) docker-compose.yml
 	$(PY) -m kpoc.cluster.compose | diff -u docker-compose.yml - \
 	  || { echo "docker-compose.yml is stale: run make compose" >&2; exit 1; }
+# Benchmarks (docs/benchmarks.md): full run < 15 min; quick is CI's smoke test (non-zero exit on a
+# missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 39092".
+BENCH_ARGS ?=
+bench: setup
+	$(KPOC) bench $(BENCH_ARGS)
+
+bench-quick: setup
+	$(KPOC) bench --quick $(BENCH_ARGS)
+# Server time of the console's overview with 200 topics (figure quoted in the README).
+bench-console: setup
+	$(PY) bench/console_overview.py --topics 200
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
