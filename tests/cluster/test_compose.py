@@ -82,6 +82,8 @@ def test_topology():
         assert dep == "service_completed_successfully"
         assert services[name]["environment"]["KPOC_BOOTSTRAP_SERVERS"] == (
             "kafka-1:19092,kafka-2:19092,kafka-3:19092")
+    assert services["console"]["environment"]["KPOC_CONSOLE_TOKEN"].startswith(
+        "${KPOC_CONSOLE_TOKEN:?")  # compose refuses to start the console without a token
 
 
 def test_kpoc_services_run_commands_the_cli_accepts():

@@ -54,6 +54,7 @@ HEADER = """\
 # then `console` (http://127.0.0.1:8080), {consumers} `consumer` replicas in group `{group}` and a
 # `producer` of {count} demo messages (5 a second) start.
 #
+#   export KPOC_CONSOLE_TOKEN=$(openssl rand -hex 16)   # the console's login token
 #   docker compose up -d --build
 #   kpoc doctor                      # from the host: are the advertised addresses reachable?
 """
@@ -161,13 +162,13 @@ def compose_document() -> dict[str, Any]:
         "depends_on": healthy,
         "restart": "no",
     }
-    services["console"] = _kpoc_service(
+    console = _kpoc_service(
         ["console", "--host", "0.0.0.0", "--port", "8080"],
         ports=["127.0.0.1:8080:8080"],
         healthcheck={
             "test": ["CMD", "python", "-c",
-                     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/', "
-                     "timeout=5)"],
+                     "import urllib.request; urllib.request.urlopen("
+                     "'http://127.0.0.1:8080/login', timeout=5)"],
             "interval": "10s",
             "timeout": "10s",
             "retries": 6,
@@ -175,6 +176,11 @@ def compose_document() -> dict[str, Any]:
         },
         restart="unless-stopped",
     )
+    # Bound to 0.0.0.0 inside its container, the console insists on a token: compose refuses to
+    # start until KPOC_CONSOLE_TOKEN is set (16+ characters).
+    console["environment"]["KPOC_CONSOLE_TOKEN"] = (
+        "${KPOC_CONSOLE_TOKEN:?set KPOC_CONSOLE_TOKEN (16+ characters) for the console}")
+    services["console"] = console
     services["consumer"] = _kpoc_service(
         ["consume", "--group", GROUP, TOPIC],
         deploy={"replicas": CONSUMERS},
