@@ -95,6 +95,8 @@ def test_venv_kpoc_is_the_installed_wheel(venv, venv_env, tmp_path, run_venv):
     location, has_pom = where.stdout.split()
     assert str(venv) in location and str(ROOT) not in location
     assert has_pom == "True"
+    console = run_venv("console", "--help")  # imports the web stack the wheel depends on
+    assert console.returncode == 0 and "Example" in console.stdout, console.stderr
 
 
 def test_venv_kpoc_talks_to_the_cluster(run_venv, make_topic, cluster):
