@@ -136,7 +136,8 @@ class Context:
                  pause: float) -> None:
         from confluent_kafka.admin import AdminClient
 
-        from .._client import _quiet
+        from .._client import base_properties
+        from ..config import ClientConfig
 
         self.cluster, self.bootstrap, self.topic = cluster, bootstrap, topic
         self.load, self.reader, self.checkpoints = load, reader, checkpoints
@@ -147,9 +148,7 @@ class Context:
         self.stop = threading.Event()
         self.error: str | None = None
         self.t0 = time.monotonic()
-        props: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet,
-                                 "error_cb": lambda e: None}
-        self.admin = AdminClient(props)
+        self.admin = AdminClient(base_properties(ClientConfig(bootstrap)))
 
     # -- clock and log --------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -237,10 +236,10 @@ class Context:
         """The group's committed offsets; retried while the coordinator moves or loads."""
         from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-        from .._client import _quiet
+        from .._client import base_properties
+        from ..config import ClientConfig
 
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
-                      "logger": _quiet, "error_cb": lambda e: None})
+        c = Consumer(base_properties(ClientConfig(self.bootstrap), {"group.id": group}))
         deadline = time.monotonic() + timeout
         try:
             while True:

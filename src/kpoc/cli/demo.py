@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..cluster import DEFAULT_PORT, LocalCluster
+from ..cluster import ADMIN_PROPERTIES, DEFAULT_PORT, LocalCluster
 from ..config import default_data_dir
 from ..demo import run_demo
 from ._common import client_options, config_from, out
@@ -24,8 +24,11 @@ from ._common import client_options, config_from, out
 @click.option("--keep-running", is_flag=True, help="Keep the consumers running until Ctrl-C.")
 @click.option("--no-cluster", is_flag=True,
               help="Do not start the local cluster; use -b / KPOC_BOOTSTRAP_SERVERS as given.")
+@click.option("--secure", is_flag=True, envvar="KPOC_SECURE",
+              help="Create the local cluster secure (TLS, SCRAM, ACLs) and connect as its admin "
+                   "[env KPOC_SECURE]; a cluster already secure is used that way anyway.")
 def demo(messages: int, consumers: int, topic: str, group: str, keep_running: bool,
-         no_cluster: bool, **conn: Any) -> None:
+         no_cluster: bool, secure: bool, **conn: Any) -> None:
     """The seed's diagram, live: 3 brokers, topic teste, a producer, 4 consumers (one idle).
 
     Starts the local 3-node cluster unless one is given with -b, creates topic teste (3
@@ -36,13 +39,19 @@ def demo(messages: int, consumers: int, topic: str, group: str, keep_running: bo
     Example:
       kpoc demo
       kpoc demo --messages 100 --keep-running     # then try: kpoc produce hello
+      kpoc demo --secure                          # same, over SASL_SSL (make demo KPOC_SECURE=1)
     """
     if not no_cluster and not conn.get("bootstrap_servers"):
         manager = LocalCluster(default_data_dir())
         out.print("Starting the local Kafka cluster (first time: downloads Kafka's jars)…")
-        bootstrap, running = manager.up(port=int(os.environ.get("KPOC_PORT", DEFAULT_PORT)))
+        bootstrap, running = manager.up(port=int(os.environ.get("KPOC_PORT", DEFAULT_PORT)),
+                                        secure=secure)
         out.print(f"{'Already running' if running else 'Started'}: {bootstrap}", markup=False)
         conn["bootstrap_servers"] = bootstrap
+        if (manager.state() or {}).get("secure") and not conn.get("config_file"):
+            conn["config_file"] = str(manager.data_dir / ADMIN_PROPERTIES)
+            out.print(f"Secure cluster: SASL_SSL as admin (-F {conn['config_file']})",
+                      markup=False)
     config = config_from(conn)
     result = run_demo(config, lambda line: out.print(line, markup=False, highlight=False),
                       topic, group, consumers, messages, keep_running)
