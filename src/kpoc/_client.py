@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from .config import ClientConfig, default_data_dir
+from .config import ClientConfig, default_data_dir, validate_topic_name
 from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError, NotFound
 
 T = TypeVar("T")
@@ -289,6 +289,7 @@ def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe"
 def partition_count(config: ClientConfig, topic: str, operation: str) -> int:
     """How many partitions ``topic`` has; a missing topic is an error now, not after librdkafka's
     30 s metadata wait (topics are never auto-created on kpoc's clusters)."""
+    validate_topic_name(topic)
     tmd = topic_metadata(config, topic, operation).topics.get(topic)
     if tmd is None or tmd.error is not None:
         code = tmd.error.code() if tmd is not None and tmd.error is not None else None

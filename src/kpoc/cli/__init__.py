@@ -6,6 +6,8 @@ and the error's exit code. No traceback reaches a user for a problem they can fi
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import click
@@ -28,6 +30,17 @@ class _Boundary(click.Group):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(141)
+        except click.UsageError as exc:  # a bad flag or argument: one line, not click's three
+            where = exc.ctx.command_path if exc.ctx else "kpoc"
+            msg = exc.format_message().rstrip(".")
+            err.print(f"kpoc: error: {msg}; see `{where} --help`", markup=False)
+            ctx.exit(exc.exit_code)
+        except OSError as exc:  # the output file or disk failed us (e.g. no space left)
+            what = f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror or exc
+            err.print(f"kpoc: error: {what}", markup=False)
+            with contextlib.suppress(OSError, ValueError):  # what is still buffered goes nowhere
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
 
 
 @click.group(cls=_Boundary, context_settings={"help_option_names": ["-h", "--help"]})
