@@ -47,8 +47,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
         return
     port = int(os.environ.get("KPOC_TEST_PORT", "29092"))
     manager = LocalCluster(tmp_path_factory.mktemp("kafka") / "cluster")
-    bootstrap, _ = manager.up(nodes=3, port=port, timeout=240)
-    try:
+    try:  # a cluster that failed to start still has JVMs to stop
+        bootstrap, _ = manager.up(nodes=3, port=port, timeout=240)
         yield TestCluster(bootstrap, manager)
     finally:
         manager.destroy()
