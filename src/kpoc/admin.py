@@ -29,7 +29,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from ._client import admin_client, translate, unavailable
+from ._client import admin_client, translate, unavailable, wait_metadata
 from .config import ClientConfig
 from .errors import KpocError, NotFound, UsageError
 
@@ -268,7 +268,8 @@ class Admin:
 
     def _metadata(self, topic: str | None = None) -> Any:
         try:
-            return self.client.list_topics(topic, timeout=self.config.timeout)
+            # Polls in slices: a wrong password or untrusted certificate stops it at once.
+            return wait_metadata(self.client, self.config, "a metadata request", topic)
         except KafkaException as exc:
             raise translate(exc, self.config, "a metadata request") from None
 

@@ -150,8 +150,17 @@ def load_config(
         or _local_cluster_bootstrap(env)
         or DEFAULT_BOOTSTRAP
     )
+    for key in flag_props:
+        if is_secret(key) and not key.endswith((".location", ".url")):
+            raise ConfigError(
+                f"-X {key}=… would put a secret on the command line (shell history, ps)",
+                "put it in a -F properties file (mode 0600); for sasl.password you can also "
+                "use the environment variable KPOC_SASL_PASSWORD",
+            )
     props = {**file_props, **flag_props}
     props.pop("bootstrap.servers", None)
+    if env.get("KPOC_SASL_PASSWORD"):
+        props["sasl.password"] = env["KPOC_SASL_PASSWORD"]
     if timeout is not None:
         t = _parse_timeout(timeout, "--timeout")
     elif env.get("KPOC_TIMEOUT"):

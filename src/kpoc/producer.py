@@ -13,16 +13,17 @@ import os
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, translate, unavailable
+from ._client import base_properties, make_client, partition_count
 from .config import ClientConfig
-from .errors import NotFound, UsageError
+from .errors import UsageError
 
 __all__ = [
     "RELIABLE_DEFAULTS",
@@ -50,6 +51,9 @@ _FIXES = {
     "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
                            "brokers (`kpoc cluster status`)",
     "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
+    "TOPIC_AUTHORIZATION_FAILED": "this principal lacks the WRITE ACL on the topic; an admin can "
+                                  "add it: kpoc acls add --principal User:NAME --operation write "
+                                  "--topic TOPIC",
 }
 
 
@@ -142,19 +146,7 @@ class Producer:
     def partitions(self, topic: str) -> int:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
-            try:
-                md = self.client.list_topics(topic, timeout=self.config.timeout)
-            except KafkaException as exc:
-                raise translate(exc, self.config, "a metadata request") from None
-            tmd = md.topics.get(topic)
-            if tmd is None or tmd.error is not None:
-                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
-                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
-                    raise unavailable(self.config, "a metadata request")
-                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
-                               f"create it with `kpoc topics create {topic}` (topics are not "
-                               "auto-created)")
-            self._partitions[topic] = len(tmd.partitions)
+            self._partitions[topic] = partition_count(self.config, topic, "write")
         return self._partitions[topic]
 
     def check_partition(self, topic: str, partition: int | None) -> None:
@@ -324,11 +316,14 @@ def _payloads(size: int, distinct: int = 64) -> list[bytes]:
 
 def run_load(config: ClientConfig, topic: str, count: int, size: int,
              rate: float | None = None, chunk: int = 1000,
-             progress: Callable[[int], None] | None = None) -> LoadSummary:
+             progress: Callable[[int], None] | None = None,
+             payloads: Iterable[bytes] | None = None) -> LoadSummary:
     """Send ``count`` synthetic messages of ``size`` bytes as fast as possible (or at ``rate``).
 
     The fast path is ``produce_batch`` with one small counting callback: no per-message Python
     object beyond librdkafka's report. Time runs from the first send to the last ack.
+    ``payloads`` (e.g. the lines of a file, for a benchmark) replaces the synthetic values:
+    up to ``count`` of them are sent in order and ``size`` is their mean length.
     """
     if count < 1 or size < 0:
         raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
@@ -339,16 +334,23 @@ def run_load(config: ClientConfig, topic: str, count: int, size: int,
     producer.partitions(topic)
     client = producer.client
     counter = _LoadCounter(summary)
-    payloads = _payloads(size)
     if rate is not None:
         chunk = max(1, min(chunk, int(rate / 100) or 1))
-    template = [{"value": payloads[i % len(payloads)]} for i in range(chunk)]
-    sent = 0
+    source = iter(payloads) if payloads is not None else None
+    synthetic = _payloads(size) if source is None else []
+    template = [{"value": synthetic[i % len(synthetic)]} for i in range(chunk)] if synthetic else []
+    sent = nbytes = 0
     start = time.perf_counter()
     try:
         while sent < count:
             n = min(chunk, count - sent)
-            batch = template[:n] if n < chunk else template
+            if source is not None:
+                batch = [{"value": v} for v in islice(source, n)]
+                if not batch:
+                    break
+                nbytes += sum(len(m["value"]) for m in batch)
+            else:
+                batch = template[:n] if n < chunk else template
             queued = _queue_batch(client, topic, batch, counter)
             sent += queued
             client.poll(0)
@@ -364,6 +366,9 @@ def run_load(config: ClientConfig, topic: str, count: int, size: int,
             client.poll(1)
     finally:
         summary.seconds = time.perf_counter() - start
+    if source is not None:
+        summary.messages = count = sent
+        summary.size = round(nbytes / sent) if sent else 0
     unreported = count - summary.acknowledged - summary.failed
     if unreported > 0:
         summary.failed += unreported

@@ -42,19 +42,29 @@ def cli() -> None:
     """
 
 
+from . import acls as _acls  # noqa: E402
+from . import bench as _bench  # noqa: E402
+from . import chaos as _chaos  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
 from . import console as _console  # noqa: E402
 from . import consume as _consume  # noqa: E402
+from . import demo as _demo  # noqa: E402
+from . import doctor as _doctor  # noqa: E402
 from . import groups as _groups  # noqa: E402
 from . import produce as _produce  # noqa: E402
 from . import topics as _topics  # noqa: E402
 
 cli.add_command(_cluster.cluster)
-cli.add_command(_topics.topics)
-cli.add_command(_groups.groups)
+cli.add_command(_demo.demo)
 cli.add_command(_produce.produce)
 cli.add_command(_consume.consume)
+cli.add_command(_topics.topics)
+cli.add_command(_groups.groups)
 cli.add_command(_console.console)
+cli.add_command(_doctor.doctor)
+cli.add_command(_chaos.chaos)
+cli.add_command(_bench.bench)
+cli.add_command(_acls.acls)
 
 
 def main() -> None:

@@ -1,0 +1,477 @@
+"""The benchmark: kpoc against kcat and Kafka's Java tools, on identical work, same cluster.
+
+Scenarios (each run ``runs`` times, the order of tools rotating every run so machine noise hits
+all of them alike):
+
+- produce: every line of one payload file, acks=all, into a fresh 3-partition RF 3 topic;
+- consume: the same messages read back from the start of one topic;
+- latency: end-to-end (send → receipt) percentiles at a fixed rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..cluster import KAFKA_VERSION, LocalCluster
+from ..config import ClientConfig
+from ..errors import KpocError, PrerequisiteError
+from . import _tools as t
+from ._tools import Sample
+
+Progress = Callable[[str], None]
+
+#: Producer settings every tool gets (Java and librdkafka share these names and meanings).
+PRODUCER_PROPS = {
+    "acks": "all",
+    "linger.ms": "5",
+    "batch.size": "262144",
+    "compression.type": "lz4",
+    "enable.idempotence": "true",
+}
+#: Settings that exist on one side only, listed with the results.
+DIFFERENCES = [
+    "librdkafka (kcat, kpoc): batch.num.messages=10000, queue.buffering.max.messages=100000 "
+    "(library defaults); Java has no per-batch message cap and a 32 MiB buffer.memory.",
+    "consumers: library defaults (fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB on "
+    "both); kcat -C and kpoc assign partitions without a group, ConsumerPerformance joins a "
+    "group (its figure is fetch.nMsg.sec, which excludes the group join).",
+    "kcat is timed as process wall time minus a baseline (the quickest of 3 runs of the same "
+    "kcat command on a 1-message file / 3-message topic: start, connect, tear down), measured "
+    "in the same run (raw wall time if the run is under 4× the baseline, counted in "
+    "kcat_unsubtracted); "
+    "kpoc and the Java tools time themselves from first send (or subscription) to last "
+    "ack (or message).",
+    "latency: kpoc sends at a fixed rate (linger.ms=0, acks=all) with a consumer in another "
+    "process; EndToEndLatency sends one message, waits for the consumer to receive it, then "
+    "sends the next (linger.ms=0, acks=all) — a lighter load, so its latency is a floor.",
+]
+
+TOOLS = {"produce": ("kcat", "java", "kpoc"), "consume": ("kcat", "java", "kpoc"),
+         "latency": ("java", "kpoc")}
+TOOL_NAMES = {"kcat": "kcat", "java": "Kafka Java tool", "kpoc": "kpoc"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool = False
+    runs: int = 3
+    produce: tuple[tuple[int, int], ...] = ((100, 1_000_000), (1024, 200_000))
+    latency_rate: int = 5000
+    latency_seconds: float = 30.0
+    latency_size: int = 100
+    java_latency_count: int = 1000
+    scenarios: tuple[str, ...] = ("produce", "consume", "latency")
+
+    @classmethod
+    def make(cls, quick: bool, runs: int | None, scenarios: tuple[str, ...]) -> Settings:
+        if quick:
+            return cls(quick=True, runs=runs or 1, produce=((100, 50_000), (1024, 10_000)),
+                       latency_rate=1000, latency_seconds=5.0, java_latency_count=300,
+                       scenarios=scenarios or cls.scenarios)
+        return cls(runs=runs or 3, scenarios=scenarios or cls.scenarios)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": "quick" if self.quick else "full", "runs": self.runs,
+            "produce": [{"size": s, "count": c} for s, c in self.produce],
+            "latency": {"rate": self.latency_rate, "seconds": self.latency_seconds,
+                        "size": self.latency_size, "java_count": self.java_latency_count},
+            "producer_properties": PRODUCER_PROPS, "differences": DIFFERENCES,
+            "java_heap": t.JAVA_HEAP, "scenarios": list(self.scenarios),
+        }
+
+
+@dataclass
+class Scenario:
+    name: str  # e.g. "produce-100"
+    kind: str  # produce | consume | latency
+    size: int
+    count: int
+    samples: list[Sample] = field(default_factory=list)
+
+
+def _label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else (
+        f"{n // 1000}k" if n % 1000 == 0 else str(n))
+
+
+# -- payloads ----
+_WORDS = ("order", "user", "click", "view", "cart", "checkout", "search", "home", "product",
+          "price", "eur", "usd", "mobile", "desktop", "lisbon", "porto", "ok", "retry", "true",
+          "false", "null", "session", "page", "item")
+
+
+def payload_file(folder: Path, size: int, count: int) -> Path:
+    """A file of ``count`` newline-separated ``size``-byte JSON-like payloads (made once)."""
+    path = folder / f"payload-{size}x{count}.txt"
+    if path.exists() and path.stat().st_size == (size + 1) * count:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    r = random.Random(size * 7919 + count)
+    tmp = path.with_suffix(".part")
+    with tmp.open("w", encoding="ascii") as f:
+        for i in range(count):
+            head = (f'{{"seq":{i},"user":"u{r.randrange(100000)}",'
+                    f'"event":"{r.choice(_WORDS)}","ts":{1764000000000 + i},"data":"')
+            body = " ".join(r.choices(_WORDS, k=size // 4))
+            f.write((head + body)[: size - 2] + '"}\n')
+    tmp.replace(path)
+    return path
+
+
+# -- the cluster and topics ----
+class Bench:
+    def __init__(self, bootstrap: str, settings: Settings, workdir: Path,
+                 progress: Progress) -> None:
+        self.bootstrap = bootstrap
+        self.settings = settings
+        self.workdir = workdir
+        self.progress = progress
+        self.config = ClientConfig(bootstrap, {}, 30.0)
+        self.topics: list[str] = []
+        self.baselines: dict[str, float] = {}
+        self.unsubtracted = 0
+
+    def topic(self, prefix: str) -> str:
+        from confluent_kafka.admin import NewTopic
+
+        from .._client import admin_client
+
+        name = f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
+        admin = admin_client(self.config)
+        admin.create_topics([NewTopic(name, 3, 3)])[name].result(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            md = admin.list_topics(name, timeout=5).topics[name]
+            if md.error is None and len(md.partitions) == 3 and all(
+                p.leader >= 0 for p in md.partitions.values()
+            ):
+                self.topics.append(name)
+                return name
+            time.sleep(0.1)
+        raise KpocError(f"benchmark topic {name} was not ready within 30s")
+
+    def message_count(self, topic: str) -> int:
+        from confluent_kafka import Consumer, TopicPartition
+
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "kpoc-bench-count"})
+        try:
+            md = c.list_topics(topic, timeout=10).topics[topic]
+            return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                       for p in md.partitions)
+        finally:
+            c.close()
+
+    def cleanup(self) -> None:
+        from .._client import admin_client
+
+        if self.topics:
+            admin_client(self.config).delete_topics(self.topics, operation_timeout=30)
+
+    # -- produce -----------------------------------------------------------------------------------
+    def produce_once(self, tool: str, run: int, size: int, count: int, payload: Path,
+                     produced: dict[int, str]) -> Sample:
+        topic = self.topic(f"p{size}-{tool}")
+        bound = 120 + count / 2000
+        if tool == "kpoc":
+            p = t.kpoc_job({"job": "produce", "bootstrap": self.bootstrap, "topic": topic,
+                            "payload_file": str(payload), "properties": PRODUCER_PROPS,
+                            "timeout": 30}, bound)
+            res = t.kpoc_result(p)
+            if res is None:
+                return t._fail(tool, run, p, "kpoc produce")
+            seconds = float(res["seconds"])
+        elif tool == "kcat":
+            kcat = t.kcat_path()
+            if kcat is None:
+                return Sample(tool, run, error="kcat is not installed (make system-deps)")
+            p = t.run_measured([kcat, "-P", "-q", "-b", self.bootstrap, "-t", topic,
+                                *t.xargs(PRODUCER_PROPS)], bound, stdin_path=str(payload))
+            if p.returncode != 0:
+                return t._fail(tool, run, p, "kcat -P")
+            seconds = self.kcat_seconds(p.wall_s, "kcat-produce")
+        else:
+            p = t.run_measured(t.java_cmd(
+                "ProducerPerformance", "--bootstrap-server", self.bootstrap, "--topic", topic,
+                "--num-records", str(count), "--throughput", "-1", "--payload-file",
+                str(payload), "--command-property",
+                *[f"{k}={v}" for k, v in PRODUCER_PROPS.items()]), bound)
+            parsed = t.parse_producer_performance(p.stdout)
+            if p.returncode != 0 or parsed is None:
+                return t._fail(tool, run, p, "ProducerPerformance")
+            seconds = parsed[0] / parsed[1] if parsed[1] else 0.0
+        landed = self.message_count(topic)
+        if landed != count:
+            return Sample(tool, run, max_rss_mb=p.max_rss_mb, wall_s=p.wall_s,
+                          error=f"{landed} of {count} messages landed in {topic}")
+        produced.setdefault(size, topic)
+        return _throughput(tool, run, count, size, seconds, p)
+
+    # -- consume -----------------------------------------------------------------------------------
+    def consume_once(self, tool: str, run: int, size: int, count: int, topic: str) -> Sample:
+        bound = 120 + count / 2000
+        if tool == "kpoc":
+            p = t.kpoc_job({"job": "consume", "bootstrap": self.bootstrap, "topic": topic,
+                            "count": count, "timeout": 30}, bound)
+            res = t.kpoc_result(p)
+            if res is None or res["messages"] != count:
+                return t._fail(tool, run, p, f"kpoc consume got {res and res['messages']}")
+            seconds = float(res["seconds"])
+        elif tool == "kcat":
+            kcat = t.kcat_path()
+            if kcat is None:
+                return Sample(tool, run, error="kcat is not installed (make system-deps)")
+            p = t.run_measured([kcat, "-C", "-q", "-e", "-o", "beginning", "-c", str(count),
+                                "-b", self.bootstrap, "-t", topic], bound, stdout_devnull=True)
+            if p.returncode != 0:
+                return t._fail(tool, run, p, "kcat -C")
+            seconds = self.kcat_seconds(p.wall_s, "kcat-consume")
+        else:
+            p = t.run_measured(t.java_cmd(
+                "ConsumerPerformance", "--bootstrap-server", self.bootstrap, "--topic", topic,
+                "--num-records", str(count), "--timeout", "30000",
+                "--group", f"kpoc-bench-{uuid.uuid4().hex[:8]}"), bound)
+            row = t.parse_consumer_performance(p.stdout)
+            if p.returncode != 0 or not row or row.get("data.consumed.in.nMsg") != count:
+                return t._fail(tool, run, p, "ConsumerPerformance")
+            rate = row.get("fetch.nMsg.sec", 0.0)
+            seconds = count / rate if rate else 0.0
+        return _throughput(tool, run, count, size, seconds, p)
+
+    # -- latency -----------------------------------------------------------------------------------
+    def latency_once(self, tool: str, run: int) -> Sample:
+        s = self.settings
+        topic = self.topic(f"e2e-{tool}")
+        if tool == "java":
+            p = t.run_measured(t.java_cmd(
+                "EndToEndLatency", "--bootstrap-server", self.bootstrap, "--topic", topic,
+                "--num-records", str(s.java_latency_count), "--producer-acks", "all",
+                "--record-size", str(s.latency_size)), 60 + s.java_latency_count * 0.2)
+            figs = t.parse_end_to_end_latency(p.stdout)
+            if p.returncode != 0 or figs is None:
+                return t._fail(tool, run, p, "EndToEndLatency")
+            return Sample(tool, run, figs, p.max_rss_mb, p.wall_s)
+        count = int(s.latency_rate * s.latency_seconds)
+        base = {"bootstrap": self.bootstrap, "topic": topic, "count": count, "timeout": 30}
+        return _kpoc_latency(run, base, s)
+
+    def kcat_seconds(self, wall: float, which: str) -> float:
+        """kcat's wall time less its start-up baseline; the raw wall time (counted in
+        ``kcat_unsubtracted``) when the run is too short for the subtraction to mean anything."""
+        net = wall - self.baselines.get(which, 0.0)
+        if net >= 0.25 * wall:
+            return net
+        self.unsubtracted += 1
+        return wall
+
+    def kcat_baselines(self) -> None:
+        """kcat's own start, connect and tear-down time, subtracted from its wall time."""
+        kcat = t.kcat_path()
+        if kcat is None:
+            return
+        topic = self.topic("baseline")
+        one = self.workdir / "one-line.txt"
+        one.write_text("x\n")
+        prod, cons = [], []
+        for _ in range(3):
+            p = t.run_measured([kcat, "-P", "-q", "-b", self.bootstrap, "-t", topic,
+                                *t.xargs(PRODUCER_PROPS)], 60, stdin_path=str(one))
+            prod.append(p.wall_s)
+        for _ in range(3):
+            p = t.run_measured([kcat, "-C", "-q", "-e", "-o", "beginning", "-c", "3",
+                                "-b", self.bootstrap, "-t", topic], 60, stdout_devnull=True)
+            cons.append(p.wall_s)
+        self.baselines = {"kcat-produce": min(prod), "kcat-consume": min(cons)}
+        self.progress("kcat start-up baselines: produce {kcat-produce:.3f}s, "
+                      "consume {kcat-consume:.3f}s".format(**self.baselines))
+
+
+def _throughput(tool: str, run: int, count: int, size: int, seconds: float, p: t.Proc) -> Sample:
+    if seconds <= 0:
+        return Sample(tool, run, max_rss_mb=p.max_rss_mb, wall_s=p.wall_s,
+                      error=f"non-positive duration {seconds:.3f}s")
+    rate = count / seconds
+    return Sample(tool, run, {"msgs_per_s": rate, "mb_per_s": rate * size / 1e6,
+                              "seconds": seconds}, p.max_rss_mb, p.wall_s)
+
+
+def _kpoc_latency(run: int, base: dict[str, Any], s: Settings) -> Sample:
+    import json
+
+    cons = subprocess.Popen(
+        [sys.executable, "-m", "kpoc.bench._worker", json.dumps({**base, "job": "e2e-consume"})],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        ready = cons.stdout.readline() if cons.stdout else ""  # bounded: consumer times out
+        if ready.strip() != "ready":
+            cons.kill()
+            _, errtext = cons.communicate(timeout=30)
+            return Sample("kpoc", run, error=f"latency consumer did not start: {errtext[-200:]}")
+        p = t.kpoc_job({**base, "job": "e2e-produce", "size": s.latency_size,
+                        "rate": s.latency_rate}, 60 + s.latency_seconds * 2)
+        if p.returncode != 0:
+            cons.kill()
+            return t._fail("kpoc", run, p, "kpoc latency producer")
+        outtext, errtext = cons.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        cons.kill()
+        cons.communicate()
+        return Sample("kpoc", run, error="latency consumer did not finish within 90s")
+    res = t.kpoc_result(t.Proc(cons.returncode, 0.0, 0.0, outtext, errtext))
+    if res is None or res["messages"] < base["count"]:
+        got = res["messages"] if res else 0
+        return Sample("kpoc", run, error=f"latency consumer received {got} of {base['count']}")
+    figs = {k: float(res[k]) for k in ("p50_ms", "p99_ms", "p99_9_ms")}
+    return Sample("kpoc", run, figs, p.max_rss_mb, p.wall_s)
+
+
+# -- the whole run ----
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        mem_gb = 0.0
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
+            "os": platform.platform(), "python": platform.python_version(),
+            "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def versions() -> dict[str, str]:
+    import confluent_kafka
+
+    return {"kpoc": __version__, "confluent_kafka": confluent_kafka.version()[0],
+            "librdkafka (kpoc)": confluent_kafka.libversion()[0], "kcat": t.kcat_version(),
+            "kafka": KAFKA_VERSION, "java": t.java_version()}
+
+
+def run(
+    settings: Settings,
+    *,
+    bootstrap: str | None = None,
+    port: int = 39092,
+    data_dir: Path | None = None,
+    keep_cluster: bool = False,
+    workdir: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Run every scenario; return the raw results (see :mod:`kpoc.bench.report`)."""
+    t0 = time.monotonic()
+    if not t.libs_dir().exists():
+        raise PrerequisiteError("Kafka's jars (Java tools) are not cached",
+                                "run `kpoc cluster fetch` (or `make setup`)")
+    own: LocalCluster | None = None
+    tmp: str | None = None
+    if bootstrap is None:
+        if data_dir is None:
+            tmp = tempfile.mkdtemp(prefix="kpoc-bench-")
+            data_dir = Path(tmp) / "cluster"
+        own = LocalCluster(data_dir)
+        progress(f"starting a 3-node cluster on port {port} in {data_dir}")
+        bootstrap, _ = own.up(nodes=3, port=port, timeout=120)
+    result: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(), "versions": versions(), "settings": settings.to_dict(),
+        "cluster": {"bootstrap": bootstrap, "nodes": 3, "managed": own is not None},
+    }
+    bench = Bench(bootstrap, settings, workdir, progress)
+    scenarios: list[Scenario] = []
+    try:
+        scenarios = _run_scenarios(bench, settings, progress)
+    finally:
+        with contextlib.suppress(Exception):
+            bench.cleanup()
+        if own is not None and not keep_cluster:
+            own.destroy()
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+    result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["kcat_baselines_s"] = {k: round(v, 3) for k, v in bench.baselines.items()}
+    result["kcat_unsubtracted"] = bench.unsubtracted
+    result["scenarios"] = [
+        {"name": s.name, "kind": s.kind, "size": s.size, "count": s.count,
+         "samples": [x.to_dict() for x in s.samples]} for s in scenarios
+    ]
+    result["elapsed_s"] = round(time.monotonic() - t0, 1)
+    return result
+
+
+def _order(tools: tuple[str, ...], run: int) -> list[str]:
+    k = run % len(tools)
+    return list(tools[k:] + tools[:k])
+
+
+def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenario]:
+    out: list[Scenario] = []
+    if "produce" in s.scenarios or "consume" in s.scenarios:
+        bench.kcat_baselines()
+    produced: dict[int, str] = {}
+    for size, count in s.produce:
+        payload = payload_file(bench.workdir, size, count)
+        need_produce = "produce" in s.scenarios
+        if need_produce:
+            sc = Scenario(f"produce-{size}", "produce", size, count)
+            out.append(sc)
+            for r in range(s.runs):
+                for tool in _order(TOOLS["produce"], r):
+                    progress(f"produce {size} B × {_label(count)}: {tool} (run {r + 1}/{s.runs})")
+                    sample = bench.produce_once(tool, r, size, count, payload, produced)
+                    _note(progress, sample)
+                    sc.samples.append(sample)
+        if "consume" in s.scenarios:
+            if size not in produced:
+                progress(f"filling a topic for the consume test ({_label(count)} × {size} B)")
+                bench.produce_once("kcat", 0, size, count, payload, produced)
+            topic = produced.get(size)
+            sc = Scenario(f"consume-{size}", "consume", size, count)
+            out.append(sc)
+            for r in range(s.runs):
+                for tool in _order(TOOLS["consume"], r):
+                    progress(f"consume {size} B × {_label(count)}: {tool} (run {r + 1}/{s.runs})")
+                    sample = (bench.consume_once(tool, r, size, count, topic) if topic else
+                              Sample(tool, r, error="no topic could be filled to consume"))
+                    _note(progress, sample)
+                    sc.samples.append(sample)
+    if "latency" in s.scenarios:
+        count = int(s.latency_rate * s.latency_seconds)
+        sc = Scenario("latency", "latency", s.latency_size, count)
+        out.append(sc)
+        for r in range(s.runs):
+            for tool in _order(TOOLS["latency"], r):
+                progress(f"end-to-end latency: {tool} (run {r + 1}/{s.runs})")
+                sample = bench.latency_once(tool, r)
+                _note(progress, sample)
+                sc.samples.append(sample)
+    return out
+
+
+def _note(progress: Progress, s: Sample) -> None:
+    if s.error:
+        progress(f"  failed: {s.error}")
+    elif "msgs_per_s" in s.figures:
+        progress(f"  {s.figures['msgs_per_s']:,.0f} msgs/s, peak RSS {s.max_rss_mb:.0f} MB")
+    else:
+        progress("  p50 {p50_ms:.1f} ms, p99 {p99_ms:.1f} ms, p99.9 {p99_9_ms:.1f} ms".format(
+            **s.figures))
