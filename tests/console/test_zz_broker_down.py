@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from kpoc.errors import PrerequisiteError
+from kpoc.errors import ClusterError, PrerequisiteError
 
 from .conftest import SHOTS, free_port, wait_for
 
@@ -64,18 +64,23 @@ def test_a_killed_broker_is_marked_down(browser, console_process, cluster):
         page.screenshot(path=str(SHOTS / "broker-down.png"), full_page=True)
     finally:
         ctx.close()
-        _restart(manager, victim)
+        _restart(manager, victim, cluster)
 
 
-def _restart(manager, node: int) -> None:
+def _restart(manager, node: int, cluster) -> None:
     # While the node is down, clients reconnecting to its port can self-connect when the port is
     # inside the ephemeral range (e.g. KPOC_TEST_PORT=37092) and hold it in TIME-WAIT a while.
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 240
     while True:
         try:
             manager.start_node(node)
-            return
+            break
+        except ClusterError:
+            break  # started but slow to rejoin on a loaded machine: wait below
         except PrerequisiteError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(2)
+    admin = cluster.admin()
+    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3,
+             max(deadline - time.monotonic(), 60), f"node {node} to rejoin")
