@@ -176,8 +176,9 @@ def test_groups_list_detail_lag_history_and_reset(client, cluster, make_topic, u
     d = client.get(f"/api/groups/{group}").json()
     assert d["total_lag"] == 6 and d["lags"][0]["committed"] == 4
     assert d["assignment_map"]["topics"][0]["partitions"][0]["lag"] == 6
+    # Two samples over the same committed partitions give an estimate.
     hist = wait_for(lambda: (h := client.get(f"/api/groups/{group}/lag-history").json())
-                    and len(h["samples"]) >= 2 and h, 30, "two lag samples")
+                    and h["estimate"]["draining"] is not None and h, 30, "a lag estimate")
     assert hist["samples"][-1]["lag"] == 6
     assert hist["estimate"]["draining"] is False  # nobody consumes
     dry = client.post(f"/api/groups/{group}/reset-offsets",

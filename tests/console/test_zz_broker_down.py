@@ -1,28 +1,61 @@
 """A SIGKILLed broker shows as down in the browser.
 
 Named to run after the other console tests: it kills a node, and tests that create RF-3 topics
-must not run while it is down.
+must not run while it is down. The console under test runs as the real `kpoc console` process,
+so its Kafka clients live outside pytest while the node dies and comes back.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
+import httpx
 import pytest
 
-from kpoc.errors import PrerequisiteError
+from kpoc.errors import ClusterError, PrerequisiteError
 
-from .conftest import SHOTS
+from .conftest import SHOTS, free_port, wait_for
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_killed_broker_is_marked_down(page, cluster):
+@pytest.fixture
+def console_process(kpoc_env):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kpoc", "console", "--port", str(port),
+                             "--sample-interval", "0"], env=kpoc_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            return httpx.get(f"{url}/api/session", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 60, "kpoc console to answer")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_a_killed_broker_is_marked_down(browser, console_process, cluster):
     manager = cluster.require_manager()
     victim = 3
+    ctx = browser.new_context(base_url=console_process, viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    page.goto("/")
+    assert page.locator("#brokers .badge.ok").count() == 3
     assert manager.kill_node(victim)
     try:
-        page.goto("/")
         # The overview re-renders itself every 5 s; no reload needed.
         page.wait_for_selector(f'#brokers tr[data-broker="{victim}"].down', timeout=30_000)
         assert page.locator("#brokers .badge.bad").count() == 1
@@ -30,18 +63,24 @@ def test_a_killed_broker_is_marked_down(page, cluster):
             "parseInt(document.getElementById('urp').textContent) > 0", timeout=30_000)
         page.screenshot(path=str(SHOTS / "broker-down.png"), full_page=True)
     finally:
-        _restart(manager, victim)
+        ctx.close()
+        _restart(manager, victim, cluster)
 
 
-def _restart(manager, node: int) -> None:
-    # While the node is down, clients reconnecting to its port can self-connect (a port inside
-    # the ephemeral range, e.g. KPOC_TEST_PORT=37092) and hold it in TIME-WAIT for up to 60 s.
-    deadline = time.monotonic() + 180
+def _restart(manager, node: int, cluster) -> None:
+    # While the node is down, clients reconnecting to its port can self-connect when the port is
+    # inside the ephemeral range (e.g. KPOC_TEST_PORT=37092) and hold it in TIME-WAIT a while.
+    deadline = time.monotonic() + 240
     while True:
         try:
             manager.start_node(node)
-            return
+            break
+        except ClusterError:
+            break  # started but slow to rejoin on a loaded machine: wait below
         except PrerequisiteError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(2)
+    admin = cluster.admin()
+    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3,
+             max(deadline - time.monotonic(), 60), f"node {node} to rejoin")

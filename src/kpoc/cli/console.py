@@ -102,5 +102,5 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
     shown = f"[{host}]" if ":" in host else host
     out.print(f"kpoc console on http://{shown}:{http_port}  (Kafka {config.bootstrap_servers}"
               f"{', read-only' if read_only else ''}; Ctrl-C stops)", markup=False)
-    err.print("[dim]API: /api/docs · OpenAPI: /openapi.json[/]")
+    err.print("[dim]JSON API under /api · OpenAPI document: /openapi.json[/]")
     uvicorn.run(app, host=host, port=http_port, log_level="warning", access_log=False)

@@ -160,7 +160,8 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
                     "with a bearer token.",
         lifespan=lifespan,
         dependencies=[Depends(security.guard)],
-        docs_url="/api/docs",
+        # Swagger UI loads its assets from a CDN, which the console never does (offline, CSP).
+        docs_url=None,
         redoc_url=None,
     )
     app.state.console = console

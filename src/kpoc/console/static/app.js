@@ -53,10 +53,25 @@
       }).then(function (res) {
         var doc = new DOMParser().parseFromString(res.text, "text/html");
         var fresh = doc.getElementById(node.id);
-        if (fresh) { node.replaceChildren.apply(node, Array.from(fresh.childNodes)); }
-        else if (!res.ok) { location.reload(); }
-      }).catch(function () {});
+        if (fresh) { node.replaceChildren.apply(node, Array.from(fresh.childNodes)); return; }
+        // Kafka did not answer this time (e.g. a broker just died): keep the last view, say so,
+        // and try again on the next tick.
+        var msg = doc.querySelector("#error .message");
+        stale(node, "Live refresh failed" + (msg ? ": " + msg.textContent : "") +
+                    " — showing the last good view; retrying.");
+      }).catch(function () { stale(node, "Live refresh failed (console unreachable); retrying."); });
     }, every);
+  }
+
+  function stale(node, text) {
+    var p = document.getElementById("refresh-error");
+    if (!p) {
+      p = document.createElement("p");
+      p.id = "refresh-error";
+      p.className = "flash error";
+      node.insertBefore(p, node.firstChild);
+    }
+    p.textContent = text;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
