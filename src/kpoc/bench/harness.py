@@ -55,7 +55,7 @@ DIFFERENCES = [
     "kcat_unsubtracted); "
     "kpoc and the Java tools time themselves from first send (or subscription) to last "
     "ack (or message).",
-    "latency: kpoc sends at a fixed rate (linger.ms=0, acks=all) with a consumer in another "
+    "latency: kpoc sends at a fixed rate (linger.ms=5, acks=all) with a consumer in another "
     "process; EndToEndLatency sends one message, waits for the consumer to receive it, then "
     "sends the next (linger.ms=0, acks=all) — a lighter load, so its latency is a floor.",
 ]
@@ -362,7 +362,8 @@ def machine() -> dict[str, Any]:
 def versions() -> dict[str, str]:
     import confluent_kafka
 
-    return {"kpoc": __version__, "confluent_kafka": confluent_kafka.version()[0],
+    v = confluent_kafka.version()
+    return {"kpoc": __version__, "confluent_kafka": v[0] if isinstance(v, tuple) else str(v),
             "librdkafka (kpoc)": confluent_kafka.libversion()[0], "kcat": t.kcat_version(),
             "kafka": KAFKA_VERSION, "java": t.java_version()}
 
