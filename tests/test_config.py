@@ -25,11 +25,29 @@ def test_local_cluster_is_the_default(tmp_path):
         "127.0.0.1:29092")
 
 
-def test_secrets_stay_out_of_repr():
-    c = load_config(properties=["sasl.password=hunter2", "sasl.username=u"],
+def test_secrets_stay_out_of_repr(tmp_path):
+    f = tmp_path / "client.properties"
+    f.write_text("sasl.password=hunter2\n")
+    c = load_config(properties=["sasl.username=u"], config_file=f,
                     env={"KPOC_DATA_DIR": "/nonexistent"})
+    assert c.properties["sasl.password"] == "hunter2"
     assert "hunter2" not in repr(c)
     assert "'sasl.username': 'u'" in repr(c)
+
+
+@pytest.mark.parametrize("secret", ["sasl.password=hunter2", "ssl.key.password=hunter2"])
+def test_secrets_are_refused_on_the_command_line(secret):
+    with pytest.raises(ConfigError, match="secret on the command line") as e:
+        load_config(properties=[secret], env={"KPOC_DATA_DIR": "/nonexistent"})
+    assert "hunter2" not in str(e.value)
+
+
+def test_password_from_environment_overrides_the_file(tmp_path):
+    f = tmp_path / "client.properties"
+    f.write_text("sasl.username=u\nsasl.password=old\n")
+    c = load_config(config_file=f, env={"KPOC_DATA_DIR": "/nonexistent",
+                                        "KPOC_SASL_PASSWORD": "new"})
+    assert c.properties["sasl.password"] == "new"
 
 
 @pytest.mark.parametrize("bad", ["novalue", "=x", ""])

@@ -1,47 +1,304 @@
-"""Construction of librdkafka clients that stay quiet and report errors as kpoc errors."""
+"""Construction of librdkafka clients that stay quiet and report errors as kpoc errors.
+
+librdkafka retries a refused connection forever (wrong password, untrusted certificate, wrong
+``security.protocol``) and only says why in its log and ``error_cb``, which are served by
+``poll()``. Every client built here records those reports in an :class:`ErrorTrap` tied to its
+:class:`ClientConfig`, so when an operation fails or hits its bound, :func:`translate` and
+:func:`unavailable` name the real cause in one line instead of "no broker answered".
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from .config import ClientConfig
-from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError
-
-_quiet = logging.getLogger("kpoc.librdkafka")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
+from .config import ClientConfig, default_data_dir, validate_topic_name
+from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError, NotFound
 
 T = TypeVar("T")
+
+_AUTH_CODES = (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED)
+_DENIED = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "topic",
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "group",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "cluster",
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "transactional-id",
+}
+#: Errors that are worth reporting as soon as they are seen: retrying will not fix them.
+_STOP_CODES = (*_AUTH_CODES, KafkaError._SSL)
+
+
+class _Recorder(logging.Handler):
+    def __init__(self, trap: ErrorTrap) -> None:
+        super().__init__(logging.DEBUG)
+        self._trap = weakref.ref(trap)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        trap = self._trap()
+        if trap is not None:
+            trap.note_log(record.getMessage())
+
+
+class ErrorTrap:
+    """What librdkafka reported asynchronously for the clients of one :class:`ClientConfig`.
+
+    Used as the clients' ``error_cb``; also owns their ``logger`` (nothing reaches the terminal).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # (monotonic time, code, text) and (monotonic time, log line): only recent ones count,
+        # so a long-lived process is not told about a problem that has gone away.
+        self._errors: deque[tuple[float, int, str]] = deque(maxlen=64)
+        self._fails: deque[tuple[float, str]] = deque(maxlen=64)
+        self._clients: list[weakref.ref] = []
+        # A standalone Logger (not registered in logging's tree): it dies with the trap and
+        # never propagates to the root logger.
+        self.logger = logging.Logger("kpoc.librdkafka", logging.DEBUG)
+        self.logger.addHandler(_Recorder(self))
+
+    def __call__(self, err: KafkaError) -> None:
+        with self._lock:
+            self._errors.append((time.monotonic(), err.code(), err.str()))
+
+    def note_log(self, message: str) -> None:
+        if "FAIL" in message or "failed" in message:
+            with self._lock:
+                self._fails.append((time.monotonic(), message))
+
+    def attach(self, client: object) -> None:
+        """Remember ``client`` (weakly) so :meth:`serve` can deliver its pending reports."""
+        # Producer/Consumer may not be weak-referenceable: their owners poll them anyway.
+        with contextlib.suppress(TypeError):
+            self._clients.append(weakref.ref(client))
+
+    def serve(self) -> None:
+        """Deliver queued reports of admin clients (they are only delivered by ``poll``)."""
+        for ref in list(self._clients):
+            client = ref()
+            if client is None:
+                self._clients.remove(ref)
+            elif isinstance(client, AdminClient):
+                with contextlib.suppress(Exception):
+                    client.poll(0)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._errors.clear()
+            self._fails.clear()
+
+    def recent(self, within: float) -> tuple[list[tuple[int, str]], list[str]]:
+        """Error reports and failure log lines of the last ``within`` seconds."""
+        since = time.monotonic() - within
+        with self._lock:
+            return ([(c, t) for ts, c, t in self._errors if ts >= since],
+                    [t for ts, t in self._fails if ts >= since])
+
+    def diagnosis(self, config: ClientConfig, what: str) -> KpocError | None:
+        """The connection problem behind a failure, as a kpoc error; None if nothing is known."""
+        self.serve()
+        errors, fails = self.recent(config.timeout + 5)
+        texts = [t for _, t in errors] + fails
+        user = str(config.properties.get("sasl.username", "")) or None
+        protocol = str(config.properties.get("security.protocol", "plaintext")).lower()
+        ca = config.properties.get("ssl.ca.location")
+        target = config.bootstrap_servers
+        if any(c in _AUTH_CODES for c, _ in errors) or any(
+            "SASL authentication error" in t or "Authentication failed" in t for t in texts
+        ):
+            mech = config.properties.get("sasl.mechanism") or config.properties.get(
+                "sasl.mechanisms", "SASL")
+            return AuthError(
+                f"{what}: authentication failed for user {user!r} ({mech}) at {target}",
+                "check sasl.username and the password (KPOC_SASL_PASSWORD or the -F file); "
+                "`kpoc cluster credentials` shows a local secure cluster's",
+            )
+        ssl = [t for c, t in errors if c == KafkaError._SSL] + [
+            t for t in fails if "SSL handshake failed" in t]
+        if ssl:
+            if any("certificate verify failed" in t for t in ssl):
+                where = f"the CA in ssl.ca.location ({ca})" if ca else "the system's CAs"
+                return AuthError(
+                    f"{what}: TLS handshake with {target} failed: the broker's certificate is "
+                    f"not trusted by {where} (certificate verify failed)",
+                    "set ssl.ca.location to the CA that signed it (a local secure cluster's: "
+                    "<data-dir>/tls/ca.pem, already set in its client.properties)",
+                )
+            return AuthError(f"{what}: TLS handshake with {target} failed: {_short(ssl[-1])}",
+                             "check the ssl.* properties")
+        if protocol in ("plaintext", "sasl_plaintext") and any(
+            "Disconnected" in t and "APIVERSION_QUERY" in t for t in fails
+        ):
+            return AuthError(
+                f"{what}: {target} closed every {protocol.upper()} connection at the first "
+                "request: the listener probably requires TLS",
+                "set security.protocol=SASL_SSL, sasl.* and ssl.ca.location (for a local "
+                f"secure cluster: -F {_local_client_file(config)})",
+            )
+        if protocol == "ssl" and any("SSL connection closed by peer" in t for t in fails):
+            return AuthError(
+                f"{what}: {target} closed the TLS connection without answering: the listener "
+                "probably requires SASL authentication (no credentials were given)",
+                "set security.protocol=SASL_SSL, sasl.mechanism, sasl.username and the "
+                "password (KPOC_SASL_PASSWORD or the -F file)",
+            )
+        return None
+
+    def check(self, config: ClientConfig, what: str) -> None:
+        """Raise at once if a report that retrying cannot fix (bad password, bad TLS) is in."""
+        self.serve()
+        errors, fails = self.recent(config.timeout + 5)
+        fatal = any(c in _STOP_CODES for c, _ in errors) or any(
+            "SASL authentication error" in t or "SSL handshake failed" in t for t in fails)
+        if fatal:
+            exc = self.diagnosis(config, what)
+            if exc is not None:
+                raise exc
+
+
+def _local_client_file(config: ClientConfig) -> str:
+    """The admin client file of the local secure cluster at this address, if there is one."""
+    d = default_data_dir()
+    try:
+        st = json.loads((d / "cluster.json").read_text())
+    except (OSError, ValueError):
+        st = {}
+    if st.get("secure") and st.get("bootstrap_servers") == config.bootstrap_servers:
+        return str(d / "client.properties")
+    return "<data-dir>/client.properties"
+
+
+def _short(text: str) -> str:
+    return text.split(": ", 3)[-1][:200]
+
+
+_traps: dict[int, ErrorTrap] = {}
+_traps_lock = threading.Lock()
+
+
+def trap_for(config: ClientConfig) -> ErrorTrap:
+    """The :class:`ErrorTrap` shared by every client built from ``config``."""
+    key = id(config)
+    with _traps_lock:
+        trap = _traps.get(key)
+        if trap is None:
+            trap = _traps[key] = ErrorTrap()
+            weakref.finalize(config, _traps.pop, key, None)
+        return trap
 
 
 def base_properties(config: ClientConfig, defaults: Mapping[str, object] | None = None) -> dict:
     """Client properties with librdkafka's own logging routed away from the user's terminal.
 
     librdkafka logs every failed connection attempt to stderr; kpoc reports what matters itself,
-    once, as a kpoc error.
+    once, as a kpoc error (see :class:`ErrorTrap`).
     """
     props = config.client_properties(defaults)
-    props.setdefault("logger", _quiet)
-    props.setdefault("error_cb", lambda err: None)
+    trap = trap_for(config)
+    props.setdefault("logger", trap.logger)
+    props.setdefault("error_cb", trap)
     return props
 
 
 def make_client(factory: Callable[[dict], T], props: dict[str, Any]) -> T:
     """Build a client, turning librdkafka's configuration errors into :class:`ConfigError`."""
     try:
-        return factory(props)
+        client = factory(props)
     except (KafkaException, ValueError, TypeError) as exc:
         msg = str(exc.args[0].str() if isinstance(exc, KafkaException) else exc)
+        if "sasl.username and sasl.password must be set" in msg:
+            raise AuthError(
+                f"no credentials: security.protocol={props.get('security.protocol')} with "
+                f"{props.get('sasl.mechanism') or props.get('sasl.mechanisms')} needs "
+                "sasl.username and a password",
+                "put sasl.username in the -F file and the password in KPOC_SASL_PASSWORD "
+                "(or the file, mode 0600); never on the command line",
+            )
         raise ConfigError(f"invalid client configuration: {msg}", "check your -X/-F properties")
+    trap = props.get("error_cb")
+    if isinstance(trap, ErrorTrap):
+        trap.attach(client)
+    return client
 
 
 def admin_client(config: ClientConfig) -> AdminClient:
     return make_client(AdminClient, base_properties(config))
+
+
+def principal(config: ClientConfig) -> str:
+    """The principal the broker sees for ``config`` (as far as the client can tell)."""
+    user = config.properties.get("sasl.username")
+    return f"User:{user}" if user else "this client's principal"
+
+
+def denied(config: ClientConfig, resource: str, name: str | None, operation: str,
+           code_name: str = "") -> AuthError:
+    """An ACL refusal, naming the ACL that would allow it."""
+    who = principal(config)
+    res = f"{resource} {name!r}" if name else resource
+    flag = f"--{resource} {name}" if name and resource in ("topic", "group") else f"--{resource}"
+    grant = who if who.startswith("User:") else "User:NAME"
+    why = f" ({code_name})" if code_name else ""
+    return AuthError(
+        f"not authorised: {who} may not {operation.upper()} {res}{why}",
+        f"the ACL is missing; an admin can add it: kpoc acls add --principal {grant} "
+        f"--operation {operation.lower()} {flag}",
+    )
+
+
+def wait_metadata(client: Any, config: ClientConfig, what: str, topic: str | None = None,
+                  timeout: float | None = None) -> Any:
+    """``list_topics`` within the bound, stopping at once on an authentication or TLS failure."""
+    bound = config.timeout if timeout is None else timeout
+    deadline = time.monotonic() + bound
+    trap = trap_for(config)
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return client.list_topics(topic, timeout=max(0.05, min(0.5, left)))
+        except KafkaException as exc:
+            trap.check(config, what)
+            if time.monotonic() >= deadline:
+                raise translate(exc, config, what) from None
+
+
+def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe") -> Any:
+    """Metadata of ``topic`` within the bound, through a short-lived admin client.
+
+    Producers and consumers deliver librdkafka's reports only from their own poll loops; asking
+    through an admin client lets a wrong password or an untrusted certificate be named at once.
+    A topic the principal may not see raises :func:`denied` for ``operation``.
+    """
+    md = wait_metadata(admin_client(config), config, "a metadata request", topic)
+    tmd = md.topics.get(topic)
+    if tmd is not None and tmd.error is not None and tmd.error.code() in _DENIED:
+        raise denied(config, "topic", topic, operation, tmd.error.name())
+    return md
+
+
+def partition_count(config: ClientConfig, topic: str, operation: str) -> int:
+    """How many partitions ``topic`` has; a missing topic is an error now, not after librdkafka's
+    30 s metadata wait (topics are never auto-created on kpoc's clusters)."""
+    validate_topic_name(topic)
+    tmd = topic_metadata(config, topic, operation).topics.get(topic)
+    if tmd is None or tmd.error is not None:
+        code = tmd.error.code() if tmd is not None and tmd.error is not None else None
+        if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+            raise unavailable(config, "a metadata request")
+        raise NotFound(f"topic {topic!r} does not exist on {config.bootstrap_servers}",
+                       f"list topics with `kpoc topics list` or create it with "
+                       f"`kpoc topics create {topic}`")
+    return len(tmd.partitions)
 
 
 def translate(exc: KafkaException, config: ClientConfig, what: str) -> Exception:
@@ -54,18 +311,24 @@ def translate(exc: KafkaException, config: ClientConfig, what: str) -> Exception
         text = f"{text.rstrip(': ')}: {err.name()}"
     if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN):
         return unavailable(config, what)
-    if code in (
-        KafkaError.SASL_AUTHENTICATION_FAILED,
-        KafkaError._AUTHENTICATION,
-        KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        KafkaError.GROUP_AUTHORIZATION_FAILED,
-        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-    ):
-        return AuthError(f"{what}: {text}", "check credentials and ACLs (kpoc acls list)")
+    if code in _AUTH_CODES:
+        return trap_for(config).diagnosis(config, what) or AuthError(
+            f"{what}: authentication failed: {text}", "check sasl.username and the password")
+    if code in _DENIED:
+        assert err is not None
+        return AuthError(
+            f"{what}: not authorised ({err.name()}) as {principal(config)}",
+            f"the {_DENIED[code]} ACL is missing; see `kpoc acls list` and add it with "
+            "`kpoc acls add` (as an admin)",
+        )
     return KpocError(f"{what} failed: {text}")
 
 
-def unavailable(config: ClientConfig, what: str) -> KafkaUnavailable:
+def unavailable(config: ClientConfig, what: str) -> KpocError:
+    """Nothing answered within the bound: say why if librdkafka told us, else what to check."""
+    cause = trap_for(config).diagnosis(config, what)
+    if cause is not None:
+        return cause
     return KafkaUnavailable(
         f"no Kafka broker at {config.bootstrap_servers} answered {what} within {config.timeout:g}s",
         "check the address (--bootstrap-servers / KPOC_BOOTSTRAP_SERVERS), start a local cluster "

@@ -8,7 +8,6 @@ one schema.
 from __future__ import annotations
 
 import concurrent.futures
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -29,8 +28,8 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from ._client import admin_client, translate, unavailable
-from .config import ClientConfig
+from ._client import admin_client, translate, unavailable, wait_metadata
+from .config import ClientConfig, validate_topic_name
 from .errors import KpocError, NotFound, UsageError
 
 __all__ = [
@@ -48,19 +47,8 @@ __all__ = [
     "validate_topic_name",
 ]
 
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 #: Group states in which nobody holds partitions, so offsets may be rewritten safely.
 _IDLE_STATES = {"EMPTY", "DEAD", "UNKNOWN"}
-
-
-def validate_topic_name(name: str) -> str:
-    """Kafka's own rule, checked before a round trip so the message can say what is wrong."""
-    if name in (".", "..") or not _TOPIC_NAME.match(name):
-        raise UsageError(
-            f"invalid topic name {name!r}",
-            "use 1-249 characters from letters, digits, '.', '_' and '-'",
-        )
-    return name
 
 
 def parse_reset_target(text: str) -> str | int:
@@ -268,7 +256,8 @@ class Admin:
 
     def _metadata(self, topic: str | None = None) -> Any:
         try:
-            return self.client.list_topics(topic, timeout=self.config.timeout)
+            # Polls in slices: a wrong password or untrusted certificate stops it at once.
+            return wait_metadata(self.client, self.config, "a metadata request", topic)
         except KafkaException as exc:
             raise translate(exc, self.config, "a metadata request") from None
 
@@ -402,6 +391,10 @@ class Admin:
     def list_groups(self, with_lag: bool = False) -> list[GroupSummary]:
         res = self._result(self.client.list_consumer_groups(request_timeout=self.config.timeout),
                            "list consumer groups")
+        if res.errors and not res.valid:
+            # Errors come back inside the result, not as an exception: an unreachable cluster
+            # must not read as "no groups".
+            raise translate(KafkaException(res.errors[0]), self.config, "list consumer groups")
         out = []
         for g in sorted(res.valid, key=lambda g: g.group_id):
             members = lag = None

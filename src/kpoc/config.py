@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -23,6 +24,7 @@ __all__ = [
     "load_config",
     "parse_property",
     "read_config_file",
+    "validate_topic_name",
 ]
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -82,6 +84,19 @@ class ClientConfig:
             f"ClientConfig(bootstrap_servers={self.bootstrap_servers!r}, "
             f"properties={self.redacted()!r}, timeout={self.timeout!r})"
         )
+
+
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def validate_topic_name(name: str) -> str:
+    """Kafka's own rule, checked before a round trip so the message can say what is wrong."""
+    if name in (".", "..") or not _TOPIC_NAME.match(name):
+        raise UsageError(
+            f"invalid topic name {name!r}",
+            "use 1-249 characters from letters, digits, '.', '_' and '-'",
+        )
+    return name
 
 
 def parse_property(text: str, flag: str = "-X", example: str = "linger.ms=5") -> tuple[str, str]:
@@ -150,8 +165,17 @@ def load_config(
         or _local_cluster_bootstrap(env)
         or DEFAULT_BOOTSTRAP
     )
+    for key in flag_props:
+        if is_secret(key) and not key.endswith((".location", ".url")):
+            raise ConfigError(
+                f"-X {key}=… would put a secret on the command line (shell history, ps)",
+                "put it in a -F properties file (mode 0600); for sasl.password you can also "
+                "use the environment variable KPOC_SASL_PASSWORD",
+            )
     props = {**file_props, **flag_props}
     props.pop("bootstrap.servers", None)
+    if env.get("KPOC_SASL_PASSWORD"):
+        props["sasl.password"] = env["KPOC_SASL_PASSWORD"]
     if timeout is not None:
         t = _parse_timeout(timeout, "--timeout")
     elif env.get("KPOC_TIMEOUT"):

@@ -9,6 +9,7 @@ they happen through ``on_event``.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ from confluent_kafka import (
 )
 from confluent_kafka import Consumer as _RdConsumer
 
-from ._client import base_properties, make_client, translate, unavailable
+from ._client import (
+    base_properties,
+    denied,
+    make_client,
+    partition_count,
+    translate,
+)
 from .config import ClientConfig
 from .envelope import Record
 from .errors import KpocError, NotFound, UsageError
@@ -117,6 +124,7 @@ class Consumer:
         self._positioned: set[tuple[str, int]] = set()
         self._at_end: set[tuple[str, int]] = set()
         self._rebalanced = False
+        self._stop = threading.Event()
 
     def __enter__(self) -> Consumer:
         return self
@@ -133,21 +141,7 @@ class Consumer:
     # -- joining ---------------------------------------------------------------------------
 
     def _check_topics(self) -> dict[str, int]:
-        counts = {}
-        for topic in self.topics:
-            try:
-                md = self.client.list_topics(topic, timeout=self.config.timeout)
-            except KafkaException as exc:
-                raise translate(exc, self.config, "a metadata request") from None
-            tmd = md.topics.get(topic)
-            if tmd is None or tmd.error is not None:
-                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
-                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
-                    raise unavailable(self.config, "a metadata request")
-                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
-                               "list topics with `kpoc topics list`")
-            counts[topic] = len(tmd.partitions)
-        return counts
+        return {t: partition_count(self.config, t, "read") for t in self.topics}
 
     def _join(self) -> None:
         counts = self._check_topics()
@@ -262,6 +256,8 @@ class Consumer:
         while True:
             if self._failure is not None:
                 raise self._failure
+            if self._stop.is_set():
+                return
             want = batch if count is None else min(batch, count - seen)
             msgs = client.consume(want, timeout=0.2)
             # Offsets of handled messages (the caller asked for the next one) are stored once
@@ -295,10 +291,18 @@ class Consumer:
                     f"{self.config.timeout:g}s", "check `kpoc groups describe "
                     f"{self.group}` and `kpoc cluster status`, or raise --timeout")
 
+    def stop(self) -> None:
+        """Ask a :meth:`records` loop running in another thread to return (within ~0.2 s)."""
+        self._stop.set()
+
     def _raise(self, err: KafkaError) -> None:
         code = err.code()
         if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
             raise NotFound(f"topic not found: {err.str()}", "list topics with `kpoc topics list`")
+        if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
+            raise denied(self.config, "group", self.group, "read", err.name())
+        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise denied(self.config, "topic", ",".join(self.topics), "read", err.name())
         if err.fatal() or not err.retriable():
             raise translate(KafkaException(err), self.config, "consume")
 

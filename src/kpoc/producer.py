@@ -8,6 +8,7 @@ message ends in exactly one :class:`DeliveryReport`: delivered, failed, or possi
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from array import array
@@ -20,9 +21,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, translate, unavailable
+from ._client import base_properties, make_client, partition_count
 from .config import ClientConfig
-from .errors import NotFound, UsageError
+from .errors import UsageError
 
 __all__ = [
     "RELIABLE_DEFAULTS",
@@ -50,6 +51,9 @@ _FIXES = {
     "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
                            "brokers (`kpoc cluster status`)",
     "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
+    "TOPIC_AUTHORIZATION_FAILED": "this principal lacks the WRITE ACL on the topic; an admin can "
+                                  "add it: kpoc acls add --principal User:NAME --operation write "
+                                  "--topic TOPIC",
 }
 
 
@@ -66,7 +70,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted sequence (0 for none)."""
     if not sorted_values:
         return 0.0
-    k = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values) + 0.5) - 1))
+    k = min(len(sorted_values) - 1, max(0, math.ceil(q / 100 * len(sorted_values)) - 1))
     return float(sorted_values[k])
 
 
@@ -142,19 +146,7 @@ class Producer:
     def partitions(self, topic: str) -> int:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
-            try:
-                md = self.client.list_topics(topic, timeout=self.config.timeout)
-            except KafkaException as exc:
-                raise translate(exc, self.config, "a metadata request") from None
-            tmd = md.topics.get(topic)
-            if tmd is None or tmd.error is not None:
-                code = tmd.error.code() if tmd is not None and tmd.error is not None else None
-                if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
-                    raise unavailable(self.config, "a metadata request")
-                raise NotFound(f"topic {topic!r} does not exist on {self.config.bootstrap_servers}",
-                               f"create it with `kpoc topics create {topic}` (topics are not "
-                               "auto-created)")
-            self._partitions[topic] = len(tmd.partitions)
+            self._partitions[topic] = partition_count(self.config, topic, "write")
         return self._partitions[topic]
 
     def check_partition(self, topic: str, partition: int | None) -> None:

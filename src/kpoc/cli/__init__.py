@@ -6,6 +6,8 @@ and the error's exit code. No traceback reaches a user for a problem they can fi
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import click
@@ -28,6 +30,17 @@ class _Boundary(click.Group):
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(141)
+        except click.UsageError as exc:  # a bad flag or argument: one line, not click's three
+            where = exc.ctx.command_path if exc.ctx else "kpoc"
+            msg = exc.format_message().rstrip(".")
+            err.print(f"kpoc: error: {msg}; see `{where} --help`", markup=False)
+            ctx.exit(exc.exit_code)
+        except OSError as exc:  # the output file or disk failed us (e.g. no space left)
+            what = f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror or exc
+            err.print(f"kpoc: error: {what}", markup=False)
+            with contextlib.suppress(OSError, ValueError):  # what is still buffered goes nowhere
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
 
 
 @click.group(cls=_Boundary, context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,19 +55,29 @@ def cli() -> None:
     """
 
 
+from . import acls as _acls  # noqa: E402
 from . import bench as _bench  # noqa: E402
+from . import chaos as _chaos  # noqa: E402
 from . import cluster as _cluster  # noqa: E402
+from . import console as _console  # noqa: E402
 from . import consume as _consume  # noqa: E402
+from . import demo as _demo  # noqa: E402
+from . import doctor as _doctor  # noqa: E402
 from . import groups as _groups  # noqa: E402
 from . import produce as _produce  # noqa: E402
 from . import topics as _topics  # noqa: E402
 
 cli.add_command(_cluster.cluster)
-cli.add_command(_topics.topics)
-cli.add_command(_groups.groups)
+cli.add_command(_demo.demo)
 cli.add_command(_produce.produce)
 cli.add_command(_consume.consume)
+cli.add_command(_topics.topics)
+cli.add_command(_groups.groups)
+cli.add_command(_console.console)
+cli.add_command(_doctor.doctor)
+cli.add_command(_chaos.chaos)
 cli.add_command(_bench.bench)
+cli.add_command(_acls.acls)
 
 
 def main() -> None:

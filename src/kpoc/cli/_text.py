@@ -47,13 +47,14 @@ def iso_timestamp(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
+_TOKENS = set("tpokKsSThR%")
 _TOKEN = re.compile(r"%[tpokKsSThR%]")
 
 
 def check_format(fmt: str) -> str:
-    bad = re.findall(r"%[^tpokKsSThR%]", fmt)
-    if bad or (fmt.endswith("%") and not fmt.endswith("%%")):
-        raise UsageError(f"unknown --format token {bad[0] if bad else '%'!r}",
+    bad = [m.group() for m in re.finditer(r"%(.?)", fmt, re.S) if m.group(1) not in _TOKENS]
+    if bad:
+        raise UsageError(f"unknown --format token {bad[0]!r}",
                          "use %t topic, %p partition, %o offset, %k key, %s value, %T timestamp, "
                          "%h headers, %K/%S key/value length, %% a percent sign")
     return unescape(fmt)

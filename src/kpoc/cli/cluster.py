@@ -7,9 +7,20 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..cluster import DEFAULT_NODES, DEFAULT_PORT, MOCK_LABEL, LocalCluster, ensure_jars
+from ..cluster import (
+    ADMIN_PROPERTIES,
+    DEFAULT_NODES,
+    DEFAULT_PORT,
+    DEMO_PREFIX,
+    MOCK_LABEL,
+    SECURE_MECHANISM,
+    LocalCluster,
+    ensure_jars,
+    read_credentials,
+)
 from ..cluster.mock import start_mock, stop_mock
 from ..config import default_data_dir
+from ..errors import UsageError
 from ._common import emit_json, err, out, output_option
 
 _data_dir = click.option(
@@ -54,28 +65,75 @@ def cluster() -> None:
               show_default=True,
               help="kafka: real Apache Kafka. mock: librdkafka's in-memory test double, "
                    "for machines without Java.")
+@click.option("--secure", is_flag=True, envvar="KPOC_SECURE",
+              help="At creation: TLS everywhere, SASL/SCRAM-SHA-512 users, ACLs enforced; "
+                   "writes a client properties file for -F [env KPOC_SECURE].")
 @_data_dir
-def up(nodes: int, port: int, timeout: float, engine: str, data_dir: Path | None) -> None:
+def up(nodes: int, port: int, timeout: float, engine: str, secure: bool,
+       data_dir: Path | None) -> None:
     """Create (first time) and start the cluster; wait until it is ready.
 
-    Prints BOOTSTRAP_SERVERS=… on stdout, so `eval "$(kpoc cluster up)"` exports it.
+    Prints BOOTSTRAP_SERVERS=… on stdout, so `eval "$(kpoc cluster up)"` exports it; a secure
+    cluster also prints KPOC_CONFIG_FILE=… (its admin client properties, for -F).
     Running `up` on a running cluster says so and changes nothing.
 
     \b
     Example:
       kpoc cluster up
       kpoc cluster up --nodes 1 --port 19092 --data-dir /tmp/k1
+      kpoc cluster up --secure && kpoc cluster credentials
     """
     c = _cluster(data_dir)
+    if secure and engine == "mock":
+        raise UsageError("--secure needs --engine kafka", "the mock cluster has no TLS or SASL")
     if engine == "mock":
         bootstrap, already = start_mock(c, nodes, timeout)
         err.print(f"[yellow]engine: {MOCK_LABEL}[/]")
     else:
-        bootstrap, already = c.up(nodes=nodes, port=port, timeout=timeout,
+        bootstrap, already = c.up(nodes=nodes, port=port, timeout=timeout, secure=secure,
                                   progress=lambda m: err.print(f"[dim]{m}[/]"))
     if already:
         err.print(f"cluster in {c.data_dir} is already running")
     out.print(f"BOOTSTRAP_SERVERS={bootstrap}", markup=False)
+    st = c.state() or {}
+    if st.get("secure"):
+        cfg = c.data_dir / ADMIN_PROPERTIES
+        err.print(f"secure: SASL_SSL + {SECURE_MECHANISM}, ACLs enforced; connect with -F {cfg} "
+                  "(admin) — passwords: `kpoc cluster credentials`", markup=False)
+        out.print(f"KPOC_CONFIG_FILE={cfg}", markup=False)
+
+
+@cluster.command()
+@_data_dir
+@output_option
+def credentials(data_dir: Path | None, output: str) -> None:
+    """Print a secure cluster's users, passwords and ready client config files.
+
+    The passwords are random, made by `kpoc cluster up --secure`, and kept (mode 0600) in
+    <data-dir>/credentials.json; this is the only command that prints them. Each user has a
+    properties file for -F (admin: client.properties; demo, limited to demo* topics and
+    groups by ACLs: demo.properties).
+
+    \b
+    Example:
+      kpoc cluster credentials
+      kpoc topics list -F "$(kpoc cluster credentials -o json | jq -r '.users[0].config_file')"
+      export KPOC_CONFIG_FILE=~/.local/share/kpoc/cluster/client.properties
+    """
+    c = _cluster(data_dir)
+    doc = read_credentials(c.data_dir)
+    if output == "json":
+        emit_json(doc)
+        return
+    # Plain lines, never a table: a password must not be wrapped or truncated.
+    for u in doc["users"]:
+        role = "super user" if u["super_user"] else f"ACLs on {DEMO_PREFIX}* topics and groups"
+        out.print(f"{u['name']}\t{u['password']}\t{role}\t-F {u['config_file']}", markup=False)
+    out.print(f"{doc['security_protocol']} + {doc['mechanism']} at {doc['bootstrap_servers']}; "
+              f"CA certificate: {doc['ca']}", markup=False)
+    out.print(f"e.g. kpoc topics list -F {doc['users'][0]['config_file']}   "
+              "(or export KPOC_CONFIG_FILE=…; a password in KPOC_SASL_PASSWORD overrides the "
+              "file's)", markup=False)
 
 
 @cluster.command()
@@ -124,6 +182,9 @@ def status(data_dir: Path | None, output: str, as_json: bool) -> None:
         return
     out.print(f"cluster {s.cluster_id}  Apache Kafka {s.kafka_version}  "
               f"{s.running}/{len(s.nodes)} up  data: {s.data_dir}", markup=False)
+    if s.secure:
+        out.print(f"secure: SASL_SSL + {SECURE_MECHANISM}, TLS between nodes, ACLs enforced; "
+                  f"client config: {Path(s.data_dir) / ADMIN_PROPERTIES}", markup=False)
     t = Table("node", "pid", "client", "controller", "state", "quorum")
     for n in s.nodes:
         t.add_row(str(n.node_id), str(n.pid or "-"), str(n.client_port), str(n.controller_port),

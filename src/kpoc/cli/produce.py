@@ -90,7 +90,7 @@ def _values(values: tuple[str, ...], file: str | None, delimiter: str) -> Iterat
 
 def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delimiter: str | None,
              headers: list[tuple[str, bytes]], validate_json: bool) -> Iterator[Record]:
-    kdelim = unescape(key_delimiter).encode("utf-8") if key_delimiter else None
+    kdelim = unescape(key_delimiter).encode("utf-8") if key_delimiter is not None else None
     if kdelim == b"":
         raise UsageError("--key-delimiter must not be empty", "e.g. -K ':'")
     for n, data in enumerate(raw, 1):

@@ -2,6 +2,8 @@
 
 from ._java import ensure_jars, find_java, libs_dir
 from ._props import KAFKA_VERSION, NodeSpec, durability_settings, node_properties, node_specs
+from ._secure import ADMIN_PROPERTIES, DEMO_PREFIX, read_credentials
+from ._secure import MECHANISM as SECURE_MECHANISM
 from .local import (
     DEFAULT_NODES,
     DEFAULT_PORT,
@@ -13,11 +15,14 @@ from .local import (
 from .mock import LABEL as MOCK_LABEL
 
 __all__ = [
+    "ADMIN_PROPERTIES",
     "DEFAULT_NODES",
     "DEFAULT_PORT",
     "DEFAULT_TIMEOUT",
+    "DEMO_PREFIX",
     "KAFKA_VERSION",
     "MOCK_LABEL",
+    "SECURE_MECHANISM",
     "ClusterStatus",
     "LocalCluster",
     "NodeSpec",
@@ -28,4 +33,5 @@ __all__ = [
     "libs_dir",
     "node_properties",
     "node_specs",
+    "read_credentials",
 ]

@@ -62,6 +62,8 @@ def dev_settings() -> dict[str, str]:
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.dedupe.buffer.size": "33554432",
         "num.partitions": "3",
+        # 50 by default: 150 replicas to create on the first group request, slow on 2 cores.
+        "offsets.topic.num.partitions": "10",
     }
 
 

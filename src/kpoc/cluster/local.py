@@ -19,8 +19,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ClusterError, NotFound, PrerequisiteError, UsageError
+from . import _secure
 from ._java import check_java, ensure_jars, find_java
 from ._props import (
     KAFKA_VERSION,
@@ -68,6 +70,7 @@ class ClusterStatus:
     data_dir: str
     nodes: list[NodeStatus]
     quorum_leader: int | None
+    secure: bool = False
 
     @property
     def running(self) -> int:
@@ -133,6 +136,7 @@ class LocalCluster:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.env = dict(os.environ if env is None else env)
         self.state_path = self.data_dir / "cluster.json"
+        self._warmups: list = []  # in-flight warm-up requests of _wait_ready
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict | None:
@@ -209,7 +213,7 @@ class LocalCluster:
             )
         return ClusterStatus(
             "kafka", st["cluster_id"], st["kafka_version"], st["bootstrap_servers"],
-            str(self.data_dir), nodes, leader,
+            str(self.data_dir), nodes, leader, secure=bool(st.get("secure")),
         )
 
     def logs(self, node_id: int, lines: int = 50) -> list[str]:
@@ -225,8 +229,16 @@ class LocalCluster:
         port: int = DEFAULT_PORT,
         timeout: float = DEFAULT_TIMEOUT,
         progress: Progress = _silent,
+        overrides: Mapping[str, str] | None = None,
+        secure: bool = False,
     ) -> tuple[str, bool]:
-        """Create (first time) and start every node; return (bootstrap, was_already_running)."""
+        """Create (first time) and start every node; return (bootstrap, was_already_running).
+
+        ``overrides`` replace generated broker properties of every node at creation (tests use it
+        to add a listener, e.g. a deliberately misadvertised one).
+
+        ``secure`` (at creation only) makes a TLS + SASL/SCRAM + ACL cluster (see ``_secure``).
+        """
         if not 1 <= nodes <= 9:
             raise UsageError(f"--nodes {nodes} is out of range", "use 1 to 9 nodes")
         st = self.state()
@@ -240,26 +252,36 @@ class LocalCluster:
                 f"the cluster in {self.data_dir} has {len(st['nodes'])} nodes, not {nodes}",
                 "run `kpoc cluster destroy` first to change its size",
             )
+        if st is not None and secure and not st.get("secure"):
+            raise UsageError(
+                f"the cluster in {self.data_dir} was created without --secure",
+                "run `kpoc cluster destroy` first, or pick another --data-dir",
+            )
         if st is not None and all(self._pid(n["node_id"]) for n in st["nodes"]):
             return st["bootstrap_servers"], True
         start = time.monotonic()
         java = find_java(self.env)
         check_java(java)
         libs = ensure_jars(self.env)
+        created = st is None
         if st is None:
-            st = self._create(nodes, port, java, libs, progress)
+            st = self._create(nodes, port, java, libs, progress, overrides or {}, secure)
         specs = [n for n in self._nodes(st) if self._pid(n.node_id) is None]
-        self._check_ports(specs)
+        self._check_ports(specs, bool(st.get("secure")))
         progress(f"starting {len(specs)} node(s): " + ", ".join(str(n.node_id) for n in specs))
         for n in specs:
             self._spawn(n, java, libs)
         self._wait_ready(st, [n.node_id for n in specs], start + timeout, timeout)
+        if created and st.get("secure"):
+            _secure.grant_demo_acls(self.admin_properties(st), max(5.0, start + timeout -
+                                                                   time.monotonic()))
         progress(f"ready in {time.monotonic() - start:.1f}s")
         return st["bootstrap_servers"], False
 
-    def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress) -> dict:
+    def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress,
+                overrides: Mapping[str, str], secure: bool = False) -> dict:
         specs = node_specs(count, port)
-        self._check_ports(specs)
+        self._check_ports(specs, secure)
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-test"
@@ -271,41 +293,73 @@ class LocalCluster:
                 "pick another with --data-dir or KPOC_DATA_DIR",
             )
         cid = new_cluster_id()
-        progress(f"formatting {count} node(s), cluster id {cid}")
+        progress(f"formatting {count} node(s), cluster id {cid}" + (" (secure)" if secure else ""))
+        bootstrap = ",".join(n.client_address for n in specs)
+        scram: list[str] = []
+        if secure:
+            progress("generating a private CA, node certificates and SCRAM users")
+            _secure.write_tls(self.data_dir, specs)
+            creds = _secure.new_credentials()
+            _secure.write_credentials(self.data_dir, bootstrap, creds)
+            scram = _secure.scram_args(creds)
         procs = []
         for n in specs:
             d = self.node_dir(n.node_id)
             (d / "logs").mkdir(parents=True, exist_ok=True)
             props = node_properties(n, specs, str(d / "data"))
+            props.update(overrides)
+            if secure:
+                props.update(_secure.secure_properties(n, specs, self.data_dir))
             header = f"Written by kpoc for Apache Kafka {KAFKA_VERSION}: node {n.node_id}/{count}."
             (d / "server.properties").write_text(render_properties(props, header))
             (d / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
-            cmd = [java, "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-                   "-t", cid, "-c", str(d / "server.properties")]
-            procs.append((n, subprocess.Popen(cmd, stdout=subprocess.PIPE,
+            args = ["-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
+                    "-t", cid, "-c", str(d / "server.properties"), *scram]
+            if scram:
+                # Passwords go through a 0600 @argfile, never the process's argv (ps, /proc).
+                argfile = d / "format.args"
+                _secure.write_private(argfile, _secure.java_argfile(args).encode())
+                args = [f"@{argfile}"]
+            procs.append((n, subprocess.Popen([java, *args], stdout=subprocess.PIPE,
                                               stderr=subprocess.STDOUT, text=True)))
-        for n, p in procs:
-            try:
-                out, _ = p.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
-            if p.returncode != 0:
-                last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
-                raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
-        st = {
+        try:
+            for n, p in procs:
+                try:
+                    out, _ = p.communicate(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    raise ClusterError(f"formatting node {n.node_id} took over 120s", "retry")
+                if p.returncode != 0:
+                    last = (out or "").strip().splitlines()[-1:] or ["(no output)"]
+                    raise ClusterError(f"formatting node {n.node_id} failed: {last[0][:300]}")
+        finally:
+            for n in specs:
+                (self.node_dir(n.node_id) / "format.args").unlink(missing_ok=True)
+        st: dict[str, Any] = {
             "engine": "kafka",
             "cluster_id": cid,
             "kafka_version": KAFKA_VERSION,
-            "bootstrap_servers": ",".join(n.client_address for n in specs),
+            "bootstrap_servers": bootstrap,
             "nodes": [asdict(n) for n in specs],
         }
+        if secure:
+            st["secure"] = True
         self.state_path.write_text(json.dumps(st, indent=2) + "\n")
         return st
 
-    def _check_ports(self, specs: list[NodeSpec]) -> None:
+    def admin_properties(self, st: dict | None = None) -> dict[str, str]:
+        """librdkafka properties for an admin connection (a secure cluster's: as ``admin``)."""
+        st = st or self._require_state()
+        if st.get("secure"):
+            return _secure.admin_client_properties(self.data_dir, st["bootstrap_servers"])
+        return {"bootstrap.servers": st["bootstrap_servers"]}
+
+    def _check_ports(self, specs: list[NodeSpec], secure: bool = False) -> None:
         for n in specs:
-            for port, what in ((n.client_port, "client"), (n.controller_port, "controller")):
+            ports = [(n.client_port, "client"), (n.controller_port, "controller")]
+            if secure:
+                ports.append((_secure.internal_port(n), "inter-broker"))
+            for port, what in ports:
                 if port_in_use(port, n.host):
                     raise PrerequisiteError(
                         f"port {port} (node {n.node_id} {what} listener) is already in use",
@@ -335,14 +389,26 @@ class LocalCluster:
 
         specs = self._nodes(st)
         expected = {n.node_id for n in specs if self._pid(n.node_id) or n.node_id in started}
-        admin = AdminClient({"bootstrap.servers": st["bootstrap_servers"], "log_level": 0,
+        admin = AdminClient({**self.admin_properties(st), "log_level": 0,
                              "logger": _null_logger()})
+        self._warmups = []
+        try:
+            self._wait_loop(admin, st, started, expected, deadline, timeout)
+        finally:
+            # No request may be in flight when the admin client is destroyed (librdkafka
+            # would call back into a handle that is gone).
+            import concurrent.futures
+
+            concurrent.futures.wait(self._warmups, timeout=5)
+            self._warmups = []
+
+    def _wait_loop(self, admin, st: dict, started: list[int], expected: set[int],
+                   deadline: float, timeout: float) -> None:
         while True:
             for nid in started:
                 if self._pid(nid) is None:
                     lines = self.logs(nid, 200)
-                    errors = [ln for ln in lines if " ERROR " in ln or "Exception" in ln]
-                    last = (errors or lines or ["(empty log)"])[-1]
+                    last = _first_error(lines)
                     raise ClusterError(
                         f"node {nid} exited during start-up: {last.strip()[:300]}",
                         f"see `kpoc cluster logs {nid}`",
@@ -369,18 +435,20 @@ class LocalCluster:
             return False
         return self._offsets_topic_ready(admin, md)
 
-    @staticmethod
-    def _offsets_topic_ready(admin, md) -> bool:
+    def _offsets_topic_ready(self, admin, md) -> bool:
         """Group coordinators need __consumer_offsets, which Kafka creates on the first group
         request; creating it here keeps that delay out of the user's first `kpoc consume`."""
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
         topic = md.topics.get("__consumer_offsets")
         if topic is not None and topic.error is None and topic.partitions and all(
                 p.leader >= 0 for p in topic.partitions.values()):
             return True
-        admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("kpoc-warm-up")],
-                                          request_timeout=2)
+        if not any(not f.done() for f in self._warmups):
+            # DescribeGroups' FindCoordinator creates the topic too. Not an OffsetFetch
+            # (list_consumer_group_offsets): librdkafka dereferences a NULL consumer group when
+            # an admin OffsetFetch meets NOT_COORDINATOR and crashes the process (seen here
+            # during a slow secure start; confluent-kafka-javascript#374, librdkafka PR #5318).
+            futs = admin.describe_consumer_groups(["kpoc-warm-up"], request_timeout=2)
+            self._warmups.extend(futs.values())
         return False
 
     def start_node(self, node_id: int, timeout: float = DEFAULT_TIMEOUT) -> bool:
@@ -391,7 +459,7 @@ class LocalCluster:
             return False
         java = find_java(self.env)
         libs = ensure_jars(self.env)
-        self._check_ports([n])
+        self._check_ports([n], bool(st.get("secure")))
         self._spawn(n, java, libs)
         self._wait_ready(st, [node_id], time.monotonic() + timeout, timeout)
         return True
@@ -463,6 +531,16 @@ class LocalCluster:
             )
         shutil.rmtree(self.data_dir)
         return True
+
+
+def _first_error(lines: list[str]) -> str:
+    """The first ERROR record of a log tail with its exception line (the cause, not the echo)."""
+    for i, ln in enumerate(lines):
+        if " ERROR " in ln:
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            return f"{ln.strip()} {nxt.strip()}" if nxt and not nxt.startswith("[") else ln
+    errors = [ln for ln in lines if "Exception" in ln]
+    return (errors or lines or ["(empty log)"])[-1]
 
 
 def _null_logger():

@@ -1,0 +1,90 @@
+"""The chaos consumer process (``python -m kpoc.chaos._worker``); see :mod:`kpoc.chaos._reader`.
+
+At-least-once: a record is "processed" by appending ``partition offset seq`` to the output file,
+and only then is its offset stored (``enable.auto.offset.store=false`` + ``store_offsets``);
+stored offsets are committed every second, on revoke and on close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+
+from .checker import parse_value
+
+COMMIT_INTERVAL_MS = 1000
+
+
+def _child(argv: list[str]) -> int:
+    import logging
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    ap = argparse.ArgumentParser(prog="kpoc.chaos._worker")
+    ap.add_argument("--bootstrap", required=True)
+    ap.add_argument("--topic", required=True)
+    ap.add_argument("--group", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--batch", type=int, default=500)
+    a = ap.parse_args(argv)
+
+    stop = False
+
+    def on_term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    quiet = logging.getLogger("kpoc.chaos.reader")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    consumer = Consumer({
+        "bootstrap.servers": a.bootstrap,
+        "group.id": a.group,
+        # Static membership: a restarted reader takes its predecessor's place at once instead of
+        # waiting for the dead member's session to expire.
+        "group.instance.id": f"{a.group}-reader",
+        "session.timeout.ms": 10000,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": True,
+        "auto.commit.interval.ms": COMMIT_INTERVAL_MS,
+        "enable.auto.offset.store": False,
+        "logger": quiet,
+        "error_cb": lambda err: None,
+    })
+
+    def on_revoke(c: Consumer, parts: list) -> None:
+        # Nothing stored since the last commit, or the coordinator is away: nothing to do.
+        with contextlib.suppress(Exception):
+            c.commit(asynchronous=False)
+
+    consumer.subscribe([a.topic], on_revoke=on_revoke)
+    fd = os.open(a.out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        while not stop:
+            msgs = consumer.consume(a.batch, timeout=0.5)
+            lines = []
+            nxt: dict[int, int] = {}
+            for m in msgs:
+                part, off = m.partition(), m.offset()
+                if m.error() is not None or part is None or off is None:
+                    continue
+                ps = parse_value(m.value())
+                lines.append(f"{part} {off} {ps[1] if ps else '-'}\n")
+                nxt[part] = off + 1
+            if lines:
+                os.write(fd, "".join(lines).encode())  # processed ...
+                consumer.store_offsets(offsets=[TopicPartition(a.topic, p, o)  # ... then stored
+                                                for p, o in nxt.items()])
+    finally:
+        os.close(fd)
+        consumer.close()  # commits what is stored
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))

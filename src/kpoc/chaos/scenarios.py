@@ -1,0 +1,681 @@
+"""Fault scenarios on a kpoc-managed 3-node cluster, each ending in a verdict.
+
+A run creates a fresh topic (3 partitions, RF 3, ``min.insync.replicas=2``), starts a consumer
+process reading it in a group, produces numbered messages at a steady rate with the idempotent
+producer, and meanwhile a *fault script* runs in a thread: it waits for the traffic to reach a
+checkpoint, injects a fault (SIGKILL a partition leader, bounce a broker, …), repairs it, and waits
+for the cluster to be whole again. At the end the checker compares what was acknowledged with what
+was consumed, and scenario-specific criteria are added. Modelled on Apache Kafka's own
+``replication_test.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cluster import LocalCluster
+from ..errors import ClusterError, UsageError
+from ._load import ACKED, Checkpoint, Load
+from ._reader import Reader
+from .checker import Check, check, redelivery_bound
+
+__all__ = ["CATCH_UP_BOUND", "SCENARIOS", "Context", "Fault", "Scenario", "Verdict",
+           "resolve", "run"]
+
+#: The consumer must have read every acknowledged message this long after the last report.
+CATCH_UP_BOUND = 30.0
+PARTITIONS = 3
+REPLICATION = 3
+MIN_ISR = 2
+
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
+@dataclass
+class Fault:
+    """One injected fault. Recovery is measured from ``recover_from`` (by default the fault)."""
+
+    label: str
+    at: float
+    recover_from: float
+    recovery_s: float | None = None
+
+    def to_dict(self, t0: float) -> dict[str, Any]:
+        return {"fault": self.label, "at_s": round(self.at - t0, 3),
+                "recovery_s": None if self.recovery_s is None else round(self.recovery_s, 3)}
+
+
+@dataclass
+class Criterion:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Verdict:
+    scenario: int
+    name: str
+    title: str
+    topic: str
+    messages: int
+    rate: float
+    check: Check
+    criteria: list[Criterion]
+    faults: list[dict[str, Any]]
+    time_to_recover_s: float | None
+    catch_up_s: float | None
+    duration_s: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.criteria)
+
+    def failures(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.ok]
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The verdict table: label, value."""
+        c = self.check
+        rec = "-" if self.time_to_recover_s is None else f"{self.time_to_recover_s:.1f} s"
+        cu = "-" if self.catch_up_s is None else f"{self.catch_up_s:.1f} s"
+        return [
+            ("produced", str(c.produced)),
+            ("acknowledged", str(c.acknowledged)),
+            ("failed (reported)", str(c.failed)),
+            ("consumed", f"{c.consumed} ({c.distinct} distinct)"),
+            ("missing", str(c.missing)),
+            ("duplicates", str(c.duplicates) + (f" ({c.duplicates_of_failed} of failed messages)"
+                                                if c.duplicates_of_failed else "")),
+            ("reordered", str(c.reordered) + (f" ({c.reordered_failed} of failed messages)"
+                                              if c.reordered_failed else "")),
+            ("re-delivered", str(c.redelivered)),
+            ("time to recover", rec),
+            ("consumer catch-up", cu),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario, "name": self.name, "title": self.title,
+            "topic": self.topic, "messages": self.messages, "rate": self.rate,
+            "verdict": "pass" if self.ok else "fail", "ok": self.ok,
+            "produced": self.check.produced, "acknowledged": self.check.acknowledged,
+            "failed": self.check.failed, "consumed": self.check.consumed,
+            "missing": self.check.missing, "duplicates": self.check.duplicates,
+            "reordered": self.check.reordered, "redelivered": self.check.redelivered,
+            "time_to_recover_s": _r(self.time_to_recover_s), "catch_up_s": _r(self.catch_up_s),
+            "duration_s": _r(self.duration_s),
+            "criteria": [asdict(c) for c in self.criteria], "faults": self.faults,
+            "check": self.check.to_dict(), "notes": self.notes,
+        }
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+class Context:
+    """What a fault script sees: the cluster, the traffic, the reader, and a clock."""
+
+    def __init__(self, cluster: LocalCluster, bootstrap: str, topic: str, load: Load,
+                 reader: Reader, checkpoints: list[Checkpoint], progress: Progress,
+                 pause: float) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        from .._client import base_properties
+        from ..config import ClientConfig
+
+        self.cluster, self.bootstrap, self.topic = cluster, bootstrap, topic
+        self.load, self.reader, self.checkpoints = load, reader, checkpoints
+        self.progress, self.pause = progress, pause
+        self.faults: list[Fault] = []
+        self.notes: dict[str, Any] = {}
+        self.marks: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.error: str | None = None
+        self.t0 = time.monotonic()
+        self.admin = AdminClient(base_properties(ClientConfig(bootstrap)))
+
+    # -- clock and log --------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        self.progress(f"t+{time.monotonic() - self.t0:5.1f}s  {text}")
+
+    def reach(self, k: int, timeout: float = 900.0) -> None:
+        """Wait until the traffic reaches checkpoint ``k``; it holds there until released."""
+        cp = self.checkpoints[k]
+        deadline = time.monotonic() + timeout
+        while not cp.reached.wait(0.2):
+            if self.stop.is_set() or time.monotonic() > deadline:
+                raise ClusterError(f"traffic never reached message {cp.index}")
+
+    def release(self, k: int) -> None:
+        self.checkpoints[k].released.set()
+
+    def at(self, k: int) -> None:
+        """Wait until the traffic reaches checkpoint ``k``, then let it go on."""
+        self.reach(k)
+        self.release(k)
+
+    def fault(self, label: str) -> Fault:
+        now = time.monotonic()
+        f = Fault(label, now, now)
+        self.faults.append(f)
+        self.say(f"{label}  ({self.load.sent} messages sent)")
+        return f
+
+    # -- cluster facts --------------------------------------------------------------------------
+    def partitions(self) -> dict[int, Any]:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                md = self.admin.list_topics(self.topic, timeout=5)
+                t = md.topics[self.topic]
+                if t.error is None and len(t.partitions) == PARTITIONS:
+                    return dict(t.partitions)
+            except Exception:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"no metadata for topic {self.topic} within 30s")
+            time.sleep(0.2)
+
+    def leader(self, partition: int) -> int:
+        deadline = time.monotonic() + 30
+        while True:
+            leader = self.partitions()[partition].leader
+            if leader >= 0:
+                return int(leader)
+            if time.monotonic() > deadline:
+                raise ClusterError(f"partition {partition} has no leader after 30s")
+            time.sleep(0.2)
+
+    def in_sync(self) -> bool:
+        try:
+            parts = self.partitions()
+        except ClusterError:
+            return False
+        return all(len(p.isrs) == REPLICATION for p in parts.values())
+
+    def wait_in_sync(self, timeout: float = 120.0) -> float:
+        """Wait until every replica of the topic is in sync again; seconds it took."""
+        t = time.monotonic()
+        while not self.in_sync():
+            if time.monotonic() - t > timeout:
+                raise ClusterError(f"replicas of {self.topic} not back in sync within {timeout:g}s")
+            time.sleep(0.25)
+        return time.monotonic() - t
+
+    def node_config(self, node: int, key: str) -> str | None:
+        from confluent_kafka.admin import ConfigResource, ResourceType
+
+        res = ConfigResource(ResourceType.BROKER, str(node))
+        try:
+            entries = next(iter(self.admin.describe_configs([res]).values())).result(timeout=10)
+            return str(entries[key].value)
+        except Exception:
+            return None
+
+    def start(self, node: int) -> None:
+        self.say(f"start node {node}")
+        self.cluster.start_node(node, timeout=300)  # ~8 s on a quiet machine
+
+    def committed(self, group: str, timeout: float = 30.0) -> dict[int, int]:
+        """The group's committed offsets; retried while the coordinator moves or loads."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        from .._client import base_properties
+        from ..config import ClientConfig
+
+        c = Consumer(base_properties(ClientConfig(self.bootstrap), {"group.id": group}))
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    tps = c.committed([TopicPartition(self.topic, p) for p in range(PARTITIONS)],
+                                      timeout=10)
+                    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+                except KafkaException as exc:
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"committed offsets of {group!r} unavailable for "
+                                           f"{timeout:g}s: {exc}")
+                    time.sleep(0.5)
+        finally:
+            c.close()
+
+
+# -- the scenarios ------------------------------------------------------------------------------
+
+Script = Callable[[Context], None]
+Criteria = Callable[[Context, Check], list[Criterion]]
+
+
+def _none(ctx: Context, c: Check) -> list[Criterion]:
+    return []
+
+
+@dataclass(frozen=True)
+class Scenario:
+    number: int
+    name: str
+    title: str
+    script: Script
+    checkpoints: tuple[float, ...]
+    messages: int = 20_000
+    rate: float = 1000.0
+    message_timeout_ms: int = 120_000
+    failures_expected: bool = False
+    criteria: Criteria = _none
+    ci: bool = True
+
+
+def _leader_kill(ctx: Context) -> None:
+    for k in range(3):
+        ctx.reach(k)  # traffic holds here until the fault is in place, so it meets the fault
+        victim = ctx.leader(0)
+        ctx.fault(f"SIGKILL node {victim} (leader of partition 0), kill {k + 1}/3")
+        ctx.cluster.kill_node(victim)
+        ctx.release(k)
+        time.sleep(ctx.pause)
+        ctx.start(victim)
+        ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
+
+
+def _bounce(ctx: Context) -> None:
+    for k, node in enumerate(range(1, 4)):
+        ctx.reach(k)
+        ctx.fault(f"SIGTERM node {node} (controlled shutdown), bounce {k + 1}/3")
+        ctx.cluster.stop_node(node)
+        ctx.release(k)
+        ctx.start(node)
+        ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
+
+
+def _quorum_kill(ctx: Context) -> None:
+    ctx.reach(0)
+    victim = ctx.cluster.quorum_leader()
+    if victim is None:
+        raise ClusterError("no KRaft quorum leader to kill")
+    ctx.fault(f"SIGKILL node {victim} (KRaft quorum leader)")
+    ctx.cluster.kill_node(victim)
+    ctx.release(0)
+    deadline = time.monotonic() + 30
+    while True:
+        new = ctx.cluster.quorum_leader()
+        if new is not None and new != victim:
+            ctx.say(f"node {new} leads the quorum")
+            break
+        if time.monotonic() > deadline:
+            ctx.say("no new quorum leader seen within 30s")
+            break
+        time.sleep(0.2)
+    time.sleep(ctx.pause)
+    ctx.start(victim)
+    ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
+
+
+def _two_down(ctx: Context) -> None:
+    ctx.reach(0)
+    first = ctx.leader(0)
+    quorum = ctx.cluster.quorum_leader()
+    others = [n for n in (1, 2, 3) if n != first]
+    second = quorum if quorum in others else others[0]
+    ctx.fault(f"SIGKILL nodes {first} and {second}: one broker left, ISR < 2")
+    ctx.cluster.kill_node(first)
+    ctx.cluster.kill_node(second)
+    ctx.marks["down"] = time.monotonic()
+    ctx.release(0)  # the traffic up to the next checkpoint meets the outage
+    timeout_s = ctx.load.message_timeout_ms / 1000
+    hold = 2 * timeout_s + 2
+    ctx.say(f"holding two brokers down for {hold:g}s (message.timeout.ms={timeout_s * 1000:.0f})")
+    time.sleep(hold)
+    ctx.marks["up"] = time.monotonic()
+    ctx.faults[-1].recover_from = ctx.marks["up"]
+    ctx.start(first)
+    ctx.start(second)
+    ctx.at(1)  # the traffic held here during the outage resumes now
+    ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
+
+
+def _two_down_criteria(ctx: Context, c: Check) -> list[Criterion]:
+    load = ctx.load
+    down, up = ctx.marks.get("down"), ctx.marks.get("up")
+    if down is None or up is None:
+        return [Criterion("two brokers were down", False, "the fault never happened")]
+    timeout_s = load.message_timeout_ms / 1000
+    slack = 5.0
+    false_acks = load.acked_between(down + 1.0, up)
+    window = load.produced_between(down, up - timeout_s - 1.0)
+    not_failed = [i for i in window if load.status[i] == ACKED]
+    late = [i for i in range(load.sent) if load.status[i] not in (ACKED,)
+            and load.t_report[i] - load.t_produce[i] > timeout_s + slack]
+    slowest = max((load.t_report[i] - load.t_produce[i] for i in range(load.sent)
+                   if load.status[i] != ACKED and load.t_report[i] > 0), default=0.0)
+    ctx.notes["outage_window_messages"] = len(window)
+    ctx.notes["slowest_failure_report_s"] = round(slowest, 3)
+    ctx.notes["errors"] = sorted(set(load.error_names.values()))
+    return [
+        Criterion("no message acknowledged while two brokers were down", false_acks == 0,
+                  f"{false_acks} acknowledged"),
+        Criterion(f"every message produced during the outage reported failed "
+                  f"({len(window)} messages)", bool(window) and not not_failed,
+                  f"{len(not_failed)} not failed" if window else "no message in the window"),
+        Criterion(f"failures reported within message.timeout.ms + {slack:g}s "
+                  f"({timeout_s + slack:g}s)", not late,
+                  f"slowest {slowest:.1f}s, {len(late)} late"),
+        Criterion("producing resumed after restart", c.failed > 0 and c.acknowledged > 0
+                  and any(f.recovery_s is not None for f in ctx.faults),
+                  f"{c.acknowledged} acknowledged"),
+    ]
+
+
+def _consumer_kill(ctx: Context) -> None:
+    # Traffic holds at the first checkpoint until the group has committed something, so the
+    # kill at the second lands on a consumer with a commit history, mid-stream.
+    ctx.reach(0)
+    deadline = time.monotonic() + 60
+    while not ctx.committed(ctx.topic):
+        if time.monotonic() > deadline:
+            raise ClusterError("the consumer committed nothing within 60s: "
+                               f"{ctx.reader.last_error() or 'no error output'}")
+        time.sleep(0.5)
+    ctx.release(0)
+    ctx.at(1)
+    # Kill once the reader is busy with the new traffic: records processed, the next commit due.
+    ctx.reader.poll()
+    base = len(ctx.reader.seen)
+    deadline = time.monotonic() + 30
+    while len(ctx.reader.seen) < base + 100 and time.monotonic() < deadline:
+        ctx.reader.poll()
+        time.sleep(0.01)
+    pid = ctx.reader.pid
+    f = ctx.fault(f"SIGKILL the consumer process (pid {pid}) mid-batch")
+    ctx.reader.kill()
+    time.sleep(0.5)  # a commit already on the wire lands before we look
+    written = ctx.reader.next_offsets()
+    committed = ctx.committed(ctx.topic)
+    bound = redelivery_bound(written, committed)
+    ctx.notes["uncommitted_at_kill"] = bound
+    ctx.notes["read_before_kill"] = len(ctx.reader.seen)
+    ctx.say(f"processed but not committed at the kill: {bound} record(s)")
+    time.sleep(ctx.pause)
+    before = len(ctx.reader.seen)
+    ctx.say("restart the consumer in the same group")
+    ctx.reader.start()
+    waited = ctx.reader.wait_for_new(before, 60)
+    if waited is None:
+        raise ClusterError(f"the restarted consumer read nothing within 60s: "
+                           f"{ctx.reader.last_error() or 'no error output'}")
+    f.recovery_s = time.monotonic() - f.at
+    ctx.notes["consumer_recovery"] = True
+
+
+def _consumer_kill_criteria(ctx: Context, c: Check) -> list[Criterion]:
+    bound = ctx.notes.get("uncommitted_at_kill")
+    if bound is None:
+        return [Criterion("the consumer was killed", False, "the fault never happened")]
+    return [Criterion("re-delivered only what was processed but not committed",
+                      c.redelivered <= bound, f"{c.redelivered} re-delivered, {bound} uncommitted")]
+
+
+def _full_restart(ctx: Context) -> None:
+    ctx.reach(0)
+    f = ctx.fault("stop every node (down), then up")
+    ctx.cluster.down()
+    ctx.release(0)
+    ctx.say("all nodes stopped")
+    time.sleep(ctx.pause)
+    f.recover_from = time.monotonic()
+    ctx.say("up")
+    ctx.cluster.up(timeout=300)
+    ctx.at(1)  # the traffic held here while the cluster was down resumes now
+    ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
+
+
+def _slow_follower(ctx: Context) -> None:
+    ctx.reach(0)
+    parts = ctx.partitions()
+    leader = parts[0].leader
+    quorum = ctx.cluster.quorum_leader()
+    followers = [n for n in parts[0].replicas if n != leader]
+    victim = next((n for n in followers if n != quorum), followers[0])
+    lag_ms = int(ctx.node_config(victim, "replica.lag.time.max.ms") or 30000)
+    hold = lag_ms / 1000 + 2
+    ctx.fault(f"SIGSTOP node {victim} (follower of partition 0) for {hold:g}s "
+                  f"(replica.lag.time.max.ms={lag_ms})")
+    ctx.cluster.signal_node(victim, signal.SIGSTOP)
+    ctx.release(0)
+    shrank = False
+    end = time.monotonic() + hold
+    while time.monotonic() < end:
+        if not shrank and any(victim not in p.isrs for p in ctx.partitions().values()):
+            shrank = True
+            ctx.say(f"ISR shrank: node {victim} out")
+        time.sleep(0.5)
+    ctx.notes["isr_shrank"] = shrank
+    ctx.cluster.signal_node(victim, signal.SIGCONT)
+    # recovery counts from the SIGSTOP: how long writes stalled until the ISR let go of it
+    ctx.say(f"SIGCONT node {victim}")
+    took = ctx.wait_in_sync()
+    ctx.notes["isr_rejoin_s"] = round(took, 3)
+    ctx.say(f"ISR recovered after {took:.1f}s")
+
+
+def _slow_follower_criteria(ctx: Context, c: Check) -> list[Criterion]:
+    return [Criterion("ISR shrank while the follower was stopped",
+                      bool(ctx.notes.get("isr_shrank"))),
+            Criterion("ISR recovered after SIGCONT", "isr_rejoin_s" in ctx.notes,
+                      f"{ctx.notes.get('isr_rejoin_s', '-')} s")]
+
+
+SCENARIOS: dict[int, Scenario] = {s.number: s for s in [
+    Scenario(1, "leader-kill", "SIGKILL the leader of partition 0, restart it; 3 times",
+             _leader_kill, (0.2, 0.45, 0.7), messages=50_000),
+    Scenario(2, "bounce", "clean bounce (SIGTERM, restart) of each broker in turn",
+             _bounce, (0.2, 0.45, 0.7)),
+    Scenario(3, "quorum-kill", "SIGKILL the KRaft quorum leader mid-run, restart it",
+             _quorum_kill, (0.4,)),
+    Scenario(4, "two-down", "two of three brokers down: no false acks, failures reported",
+             _two_down, (0.3, 0.6), message_timeout_ms=5_000, failures_expected=True,
+             criteria=_two_down_criteria),
+    Scenario(5, "consumer-kill", "SIGKILL the consumer mid-batch, restart it in the same group",
+             _consumer_kill, (0.3, 0.6), criteria=_consumer_kill_criteria),
+    Scenario(6, "full-restart", "stop every node (down) and start them again (up)",
+             _full_restart, (0.4, 0.7)),
+    Scenario(7, "slow-follower", "SIGSTOP a follower beyond replica.lag.time.max.ms, SIGCONT",
+             _slow_follower, (0.3,), criteria=_slow_follower_criteria, ci=False),
+]}
+
+
+def resolve(scenario: int | str) -> Scenario:
+    """A scenario by number (``1``) or name (``leader-kill``)."""
+    text = str(scenario).strip().lower()
+    for s in SCENARIOS.values():
+        if text in (str(s.number), s.name):
+            return s
+    names = ", ".join(f"{s.number}|{s.name}" for s in SCENARIOS.values())
+    raise UsageError(f"unknown chaos scenario {scenario!r}", f"pick one of: {names}")
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+def _preflight(cluster: LocalCluster) -> str:
+    st = cluster.status()
+    if len(st.nodes) != 3:
+        raise UsageError(f"chaos scenarios need a 3-node cluster; {cluster.data_dir} has "
+                         f"{len(st.nodes)}", "create one with `kpoc cluster up --nodes 3`")
+    down = [n.node_id for n in st.nodes if not n.up]
+    if down:
+        raise ClusterError(f"node(s) {', '.join(map(str, down))} of {cluster.data_dir} are down",
+                           "start them with `kpoc cluster up` first")
+    return st.bootstrap_servers
+
+
+def heal(cluster: LocalCluster, progress: Progress = _silent) -> list[int]:
+    """Wake stopped nodes and start dead ones; return the ids started."""
+    started = []
+    st = cluster.state() or {}
+    for n in st.get("nodes", []):
+        nid = int(n["node_id"])
+        cluster.signal_node(nid, signal.SIGCONT)
+    for n in cluster.status().nodes:
+        if n.pid is None:
+            progress(f"heal: start node {n.node_id}")
+            cluster.start_node(n.node_id, timeout=300)
+            started.append(n.node_id)
+    return started
+
+
+def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
+        rate: float | None = None, pause: float = 2.0, progress: Progress = _silent,
+        keep_topic: bool = False) -> Verdict:
+    """Run one scenario against the cluster in ``cluster``; the cluster is left whole."""
+    from ..admin import Admin
+    from ..config import ClientConfig
+
+    sc = resolve(scenario)
+    n = sc.messages if messages is None else messages
+    r = sc.rate if rate is None else rate
+    if n < 100:
+        raise UsageError(f"--messages {n} is too few for a fault run", "use at least 100")
+    if r <= 0:
+        raise UsageError(f"--rate {r:g} must be positive", "e.g. --rate 1000")
+    bootstrap = _preflight(cluster)
+    topic = f"kpoc-chaos-{sc.number}-{sc.name}-{uuid.uuid4().hex[:8]}"
+    config = ClientConfig(bootstrap_servers=bootstrap, timeout=30)
+    with Admin(config) as admin:
+        admin.create_topic(topic, PARTITIONS, REPLICATION, {"min.insync.replicas": str(MIN_ISR)})
+    progress(f"scenario {sc.number} {sc.name}: {sc.title}")
+    progress(f"topic {topic}: {PARTITIONS} partitions, RF {REPLICATION}, min.insync.replicas "
+             f"{MIN_ISR}; {n} messages at {r:g}/s, message.timeout.ms={sc.message_timeout_ms}")
+
+    work = Path(tempfile.mkdtemp(prefix="kpoc-chaos-"))
+    load = Load(bootstrap, topic, PARTITIONS, n, r, message_timeout_ms=sc.message_timeout_ms)
+    reader = Reader(bootstrap, topic, topic, work)
+    checkpoints = [Checkpoint(int(f * n), threading.Event(), threading.Event())
+                   for f in sc.checkpoints]
+    ctx = Context(cluster, bootstrap, topic, load, reader, checkpoints, progress, pause)
+    ctx.wait_in_sync(60)
+    reader.start()
+
+    def script() -> None:
+        try:
+            sc.script(ctx)
+        except Exception as exc:  # reported in the verdict; the run still ends cleanly
+            ctx.error = f"{type(exc).__name__}: {exc}"
+            ctx.say(f"fault script failed: {ctx.error}")
+            ctx.stop.set()
+
+    thread = threading.Thread(target=script, name=f"chaos-{sc.name}", daemon=True)
+    catch_up: float | None = None
+    left = 0
+    healthy = False
+    t_start = time.monotonic()
+    thread.start()
+    try:
+        load.run(checkpoints, stop=ctx.stop)
+        ctx.say(f"all {load.sent} messages handed to the producer"
+                + (f" (held {load.held:.1f}s at checkpoints)" if load.held >= 0.1 else ""))
+        thread.join(timeout=900)
+        if thread.is_alive():
+            ctx.error = ctx.error or "the fault script did not finish within 900s"
+            ctx.stop.set()
+        left = load.flush(sc.message_timeout_ms / 1000 + 30)
+        t_reports = time.monotonic()
+        acked = load.acked_keys()
+        ctx.say(f"every delivery report in: {len(acked)} acknowledged; waiting for the consumer")
+        reader.poll()
+        have = {(s.partition, s.seq) for s in reader.seen if s.seq is not None}
+        while True:
+            for s in reader.poll():
+                if s.seq is not None:
+                    have.add((s.partition, s.seq))
+            if acked <= have:
+                catch_up = time.monotonic() - t_reports
+                break
+            if time.monotonic() - t_reports > CATCH_UP_BOUND:
+                break
+            if not reader.alive():
+                ctx.say(f"the consumer exited: {reader.last_error() or 'no error output'}")
+                break
+            time.sleep(0.1)
+    finally:
+        ctx.stop.set()
+        for cp in checkpoints:
+            cp.released.set()
+        thread.join(timeout=60)
+        reader.stop()
+        load.close()
+        try:
+            heal(cluster, ctx.say)
+            ctx.wait_in_sync(120)
+            healthy = True
+        except Exception as exc:
+            ctx.say(f"cluster not healthy after the run: {exc}")
+    duration = time.monotonic() - t_start
+
+    for f in ctx.faults:
+        if f.recovery_s is None:
+            f.recovery_s = load.recovery_after(f.recover_from)
+    c = check(load.deliveries(), reader.seen, produced=load.sent)
+    recs = [f.recovery_s for f in ctx.faults]
+    ttr = None if not recs or any(x is None for x in recs) else max(
+        x for x in recs if x is not None)
+    crit = [
+        Criterion("faults injected as planned", ctx.error is None and bool(ctx.faults),
+                  ctx.error or f"{len(ctx.faults)} fault(s)"),
+        Criterion("no acknowledged message missing", c.missing == 0, f"{c.missing} missing"),
+        Criterion("no acknowledged message written twice",
+                  c.duplicates == c.duplicates_of_failed, f"{c.duplicates} duplicates"
+                  + (f", {c.duplicates_of_failed} of them copies of failed (possibly persisted) "
+                     "messages" if c.duplicates_of_failed else "")),
+        Criterion("order kept in every partition", c.reordered == c.reordered_failed,
+                  f"{c.reordered} reordered" + (f", {c.reordered_failed} of them failed messages"
+                                                if c.reordered_failed else "")),
+        Criterion("nothing consumed that was not produced", c.unexpected == 0
+                  and c.offset_mismatch == 0,
+                  f"{c.unexpected} unexpected, {c.offset_mismatch} at the wrong offset"),
+        Criterion("every message got a delivery report", c.unreported == 0 and left == 0,
+                  f"{max(c.unreported, left)} without a report"),
+        Criterion(f"consumer caught up within {CATCH_UP_BOUND:g}s of the last report",
+                  catch_up is not None, "-" if catch_up is None else f"{catch_up:.1f}s"),
+        Criterion("recovered from every fault", ttr is not None,
+                  "-" if ttr is None else f"{ttr:.1f}s"),
+        Criterion("cluster whole again afterwards", healthy),
+    ]
+    if not sc.failures_expected:
+        crit.append(Criterion("no delivery failed", c.failed == 0, f"{c.failed} failed"))
+    if load.fatal:
+        crit.append(Criterion("no fatal producer error", False, load.fatal[0]))
+    crit += sc.criteria(ctx, c)
+    if load.error_names:
+        ctx.notes.setdefault("errors", sorted(set(load.error_names.values())))
+    if reader.torn:
+        ctx.notes["torn_lines"] = reader.torn
+    ctx.notes["held_s"] = round(load.held, 3)
+    ctx.notes["workdir"] = str(work)
+
+    if all(cr.ok for cr in crit):
+        shutil.rmtree(work, ignore_errors=True)
+        ctx.notes.pop("workdir")
+    if not keep_topic:
+        try:
+            with Admin(config) as admin:
+                admin.delete_topic(topic)
+                admin.client.delete_consumer_groups([topic], request_timeout=10)
+        except Exception:
+            pass
+    return Verdict(sc.number, sc.name, sc.title, topic, n, r, c, crit,
+                   [f.to_dict(ctx.t0) for f in ctx.faults], ttr, catch_up, duration, ctx.notes)

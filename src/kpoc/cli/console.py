@@ -1,0 +1,106 @@
+"""``kpoc console``: serve the web console."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cluster import LocalCluster
+from ..config import ClientConfig, default_data_dir
+from ..errors import PrerequisiteError, UsageError
+from ._common import client_options, config_from, err, out
+
+MIN_TOKEN = 16
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster | None:
+    """The local cluster, if kpoc manages the one ``config`` points at (for up/down facts)."""
+    local = LocalCluster(data_dir or default_data_dir())
+    try:
+        st = local.state()
+    except Exception:
+        return None
+    if not st:
+        return None
+    ours = {s.strip() for s in str(st.get("bootstrap_servers", "")).split(",")}
+    theirs = {s.strip() for s in config.bootstrap_servers.split(",")}
+    return local if ours & theirs else None
+
+
+@click.command()
+@client_options
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="KPOC_CONSOLE_HOST",
+              help="Address to bind; anything but loopback needs --auth-token "
+                   "[env KPOC_CONSOLE_HOST].")
+@click.option("--port", "http_port", default=8080, show_default=True, type=int,
+              envvar="KPOC_CONSOLE_PORT", help="HTTP port [env KPOC_CONSOLE_PORT].")
+@click.option("--read-only", is_flag=True, envvar="KPOC_CONSOLE_READ_ONLY",
+              help="Hide and refuse (403) every mutating action [env KPOC_CONSOLE_READ_ONLY].")
+@click.option("--auth-token", envvar="KPOC_CONSOLE_TOKEN", metavar="TOKEN",
+              help=f"Require this token (≥ {MIN_TOKEN} characters): bearer header or login "
+                   "page [env KPOC_CONSOLE_TOKEN].")
+@click.option("--sample-interval", default=5.0, show_default=True, type=float,
+              envvar="KPOC_CONSOLE_SAMPLE_INTERVAL",
+              help="Seconds between lag-history samples; 0 disables sampling "
+                   "[env KPOC_CONSOLE_SAMPLE_INTERVAL].")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="KPOC_DATA_DIR",
+              help="Local cluster directory, to show its brokers up/down and quorum leader "
+                   "[env KPOC_DATA_DIR].")
+def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
+            sample_interval: float, data_dir: Path | None, **conn: Any) -> None:
+    """Serve the web console: overview, topics, messages, consumer groups, lag history.
+
+    Binds to 127.0.0.1 unless told otherwise; binding elsewhere requires --auth-token.
+    The JSON API is under /api, its OpenAPI document at /openapi.json.
+
+    \b
+    Example:
+      kpoc console                          # http://127.0.0.1:8080
+      kpoc console --read-only --port 9000
+      KPOC_CONSOLE_TOKEN=$(openssl rand -hex 16) kpoc console --host 0.0.0.0
+    """
+    import uvicorn
+
+    from ..console import create_app
+
+    if auth_token is not None and len(auth_token) < MIN_TOKEN:
+        raise UsageError(f"--auth-token is {len(auth_token)} characters long",
+                         f"use at least {MIN_TOKEN}, e.g. $(openssl rand -hex 16)")
+    if not is_loopback(host) and not auth_token:
+        raise UsageError(f"binding to {host} exposes the console beyond this machine",
+                         "set --auth-token / KPOC_CONSOLE_TOKEN, or keep --host 127.0.0.1")
+    if not 0 < http_port < 65536:
+        raise UsageError(f"--port {http_port} is out of range", "use 1..65535")
+    if sample_interval < 0:
+        raise UsageError("--sample-interval must be ≥ 0", "e.g. 5")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, http_port))
+        except OSError as exc:
+            raise PrerequisiteError(f"cannot listen on {host}:{http_port}: {exc.strerror}",
+                                    "pick another --port")
+    config = config_from(conn)
+    app = create_app(config, read_only=read_only, auth=auth_token,
+                     local_cluster=managed_cluster(config, data_dir),
+                     sample_interval=sample_interval)
+    shown = f"[{host}]" if ":" in host else host
+    out.print(f"kpoc console on http://{shown}:{http_port}  (Kafka {config.bootstrap_servers}"
+              f"{', read-only' if read_only else ''}; Ctrl-C stops)", markup=False)
+    err.print("[dim]API: /api/docs · OpenAPI: /openapi.json[/]")
+    uvicorn.run(app, host=host, port=http_port, log_level="warning", access_log=False)

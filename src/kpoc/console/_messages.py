@@ -1,0 +1,372 @@
+"""Browsing, producing, exporting and importing messages for the console.
+
+Every read is bounded three ways: a number of messages returned, a number scanned and a wall-clock
+budget, so a browse of a huge topic or a slow regular expression answers in time with whatever it
+found and says that it stopped early. Filters are plain text or regular expressions run by the
+``regex`` engine with a per-search timeout; user input is never evaluated as code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import regex
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from .._client import base_properties, make_client, translate, unavailable
+from ..admin import validate_topic_name
+from ..config import ClientConfig
+from ..envelope import Record, parse_line
+from ..errors import DeliveryError, KpocError, NotFound, UsageError
+from ..producer import DeliveryReport, Producer
+
+MAX_COUNT = 500
+MAX_EXPORT = 10_000
+MAX_SCAN = 50_000
+MAX_PATTERN = 200
+#: Seconds one regular-expression search may take before the filter is refused.
+REGEX_TIMEOUT = 0.05
+#: Display cap for values in pages; the API and exports carry full values.
+DISPLAY_CAP = 16 * 1024
+MODES = ("newest", "oldest", "offset", "timestamp")
+FIELDS = ("any", "key", "value", "headers")
+
+
+def _text(data: bytes | None) -> str:
+    return "" if data is None else data.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Text or regular-expression match on a message's key, value or headers."""
+
+    text: str = ""
+    is_regex: bool = False
+    field: str = "any"
+    _pattern: Any = None
+
+    @classmethod
+    def build(cls, text: str | None, is_regex: bool = False, fld: str = "any") -> Filter:
+        text = text or ""
+        if fld not in FIELDS:
+            raise UsageError(f"unknown filter field {fld!r}", f"use one of {', '.join(FIELDS)}")
+        if len(text) > MAX_PATTERN:
+            raise UsageError(f"filter is {len(text)} characters long",
+                             f"use at most {MAX_PATTERN}")
+        pattern = None
+        if text and is_regex:
+            try:
+                pattern = regex.compile(text, regex.IGNORECASE)
+            except (regex.error, ValueError, OverflowError) as exc:
+                raise UsageError(f"invalid regular expression {text!r}: {exc}",
+                                 "fix the pattern, or untick 'regex' for a plain text search")
+        return cls(text, is_regex, fld, pattern)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.text)
+
+    def _haystacks(self, rec: Record) -> Iterator[str]:
+        if self.field in ("any", "key"):
+            yield _text(rec.key)
+        if self.field in ("any", "value"):
+            yield _text(rec.value)
+        if self.field in ("any", "headers"):
+            for name, hv in rec.headers:
+                yield f"{name}={_text(hv)}"
+
+    def matches(self, rec: Record) -> bool:
+        if not self.text:
+            return True
+        if self._pattern is None:
+            needle = self.text.lower()
+            return any(needle in h.lower() for h in self._haystacks(rec))
+        try:
+            return any(self._pattern.search(h, timeout=REGEX_TIMEOUT) is not None
+                       for h in self._haystacks(rec))
+        except TimeoutError:
+            raise UsageError(f"regular expression {self.text!r} took longer than "
+                             f"{REGEX_TIMEOUT * 1000:g} ms on one message",
+                             "simplify it (avoid nested repetition like (a+)+)")
+
+
+@dataclass
+class Browse:
+    """What to read: a topic, one partition or all, where to start, how many."""
+
+    topic: str
+    partition: int | None = None
+    mode: str = "newest"
+    offset: int | None = None
+    timestamp: int | None = None
+    count: int = 50
+    filter: Filter = field(default_factory=Filter)
+    limit: int = MAX_COUNT
+
+    def check(self) -> None:
+        validate_topic_name(self.topic)
+        if self.mode not in MODES:
+            raise UsageError(f"unknown mode {self.mode!r}", f"use one of {', '.join(MODES)}")
+        if not 1 <= self.count <= self.limit:
+            raise UsageError(f"count {self.count} is out of range", f"use 1..{self.limit}")
+        if self.mode == "offset" and (self.offset is None or self.offset < 0):
+            raise UsageError("mode 'offset' needs an offset ≥ 0", "e.g. offset=0")
+        if self.mode == "timestamp" and (self.timestamp is None or self.timestamp < 0):
+            raise UsageError("mode 'timestamp' needs a timestamp in ms since the epoch",
+                             "e.g. timestamp=1732467000000")
+        if self.partition is not None and self.partition < 0:
+            raise UsageError(f"partition {self.partition} is negative", "use 0 or more")
+
+
+@dataclass
+class BrowseResult:
+    records: list[Record]
+    scanned: int
+    complete: bool
+    watermarks: dict[int, tuple[int, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "messages": [r.to_envelope() for r in self.records],
+            "scanned": self.scanned,
+            "complete": self.complete,
+            "watermarks": [{"partition": p, "low": lo, "high": hi}
+                           for p, (lo, hi) in sorted(self.watermarks.items())],
+        }
+
+
+def _consumer(config: ClientConfig) -> Consumer:
+    # A throwaway group id that never commits and never joins: assign() reads without a group.
+    return make_client(Consumer, base_properties(config, {
+        "group.id": f"kpoc-console-browse-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "socket.timeout.ms": int(config.timeout * 1000),
+    }))
+
+
+def _partitions(consumer: Consumer, config: ClientConfig, topic: str) -> list[int]:
+    # A topic created a moment ago may be unknown to the broker asked: ask again briefly.
+    for attempt in range(5):
+        try:
+            md = consumer.list_topics(topic, timeout=config.timeout)
+        except KafkaException as exc:
+            raise translate(exc, config, "a metadata request") from None
+        tmd = md.topics.get(topic)
+        if tmd is not None and tmd.error is None:
+            return sorted(tmd.partitions)
+        if attempt < 4:
+            time.sleep(0.2)
+    if tmd is None or tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+        raise NotFound(f"topic {topic!r} does not exist", "create it first")
+    raise KpocError(f"metadata of {topic!r}: {tmd.error.str()}")
+
+
+def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> BrowseResult:
+    """Read messages as ``query`` asks, newest first for mode 'newest', oldest first otherwise."""
+    query.check()
+    deadline = time.monotonic() + (budget if budget is not None else min(config.timeout, 8.0))
+    consumer = _consumer(config)
+    try:
+        parts = _partitions(consumer, config, query.topic)
+        if query.partition is not None:
+            if query.partition not in parts:
+                raise UsageError(f"partition {query.partition} out of range: {query.topic!r} "
+                                 f"has {len(parts)} partitions",
+                                 f"use 0..{len(parts) - 1}")
+            parts = [query.partition]
+        marks: dict[int, tuple[int, int]] = {}
+        for p in parts:
+            try:
+                marks[p] = consumer.get_watermark_offsets(
+                    TopicPartition(query.topic, p), timeout=config.timeout)
+            except KafkaException as exc:
+                raise translate(exc, config, f"watermarks of {query.topic}[{p}]") from None
+            if marks[p] is None:
+                raise unavailable(config, "a watermark request")
+        starts = _starts(consumer, config, query, marks)
+        return _read(consumer, query, marks, starts, deadline)
+    finally:
+        consumer.close()
+
+
+def _starts(consumer: Consumer, config: ClientConfig, q: Browse,
+            marks: dict[int, tuple[int, int]]) -> dict[int, int]:
+    if q.mode == "newest":
+        per = q.count if not q.filter.active else max(q.count, MAX_SCAN // len(marks))
+        return {p: max(lo, hi - per) for p, (lo, hi) in marks.items()}
+    if q.mode == "oldest":
+        return {p: lo for p, (lo, _) in marks.items()}
+    if q.mode == "offset":
+        return {p: min(max(int(q.offset or 0), lo), hi) for p, (lo, hi) in marks.items()}
+    req = [TopicPartition(q.topic, p, int(q.timestamp or 0)) for p in marks]
+    try:
+        found = consumer.offsets_for_times(req, timeout=config.timeout)
+    except KafkaException as exc:
+        raise translate(exc, config, "offsets for a timestamp") from None
+    return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1]
+            for tp in found}
+
+
+def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
+          starts: dict[int, int], deadline: float) -> BrowseResult:
+    todo = {p: s for p, s in starts.items() if s < marks[p][1]}
+    found: dict[int, list[Record]] = {p: [] for p in marks}
+    scanned = 0
+    complete = True
+    if todo:
+        consumer.assign([TopicPartition(q.topic, p, s) for p, s in todo.items()])
+    while todo:
+        if time.monotonic() > deadline or scanned >= MAX_SCAN:
+            complete = False
+            break
+        msgs = consumer.consume(num_messages=500, timeout=0.2)
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.code() in (KafkaError._PARTITION_EOF,):
+                    continue
+                raise KpocError(f"reading {q.topic}: {err.str()}")
+            p = msg.partition()
+            if p not in todo:
+                continue
+            scanned += 1
+            rec = Record.from_message(msg)
+            if q.filter.matches(rec):
+                found[p].append(rec)
+                # Forward modes stop a partition once it has enough; 'newest' reads to the end.
+                if q.mode != "newest" and len(found[p]) >= q.count:
+                    _done(consumer, q.topic, todo, p)
+                    continue
+            if (msg.offset() or 0) + 1 >= marks[p][1]:
+                _done(consumer, q.topic, todo, p)
+    records = [r for rs in found.values() for r in rs]
+    if q.mode == "newest":
+        records.sort(key=lambda r: (r.timestamp or 0, r.offset or 0), reverse=True)
+    else:
+        records.sort(key=lambda r: (r.timestamp or 0, r.partition or 0, r.offset or 0))
+    return BrowseResult(records[:q.count], scanned, complete, marks)
+
+
+def _done(consumer: Consumer, topic: str, todo: dict[int, int], p: int) -> None:
+    if todo.pop(p, None) is not None:
+        consumer.pause([TopicPartition(topic, p)])
+
+
+def fetch_one(config: ClientConfig, topic: str, partition: int, offset: int) -> Record:
+    """The message at ``partition``/``offset`` (for "produce again")."""
+    res = browse(config, Browse(topic, partition, "offset", offset=offset, count=1))
+    if not res.records or res.records[0].offset != offset:
+        raise NotFound(f"no message at {topic}[{partition}]@{offset}",
+                       "it may have been deleted by retention; browse the topic")
+    return res.records[0]
+
+
+class Sender:
+    """Produces for the console through :class:`kpoc.producer.Producer` (acks=all, idempotent).
+
+    One producer per call: sends are rare and small next to the CLI's, and a fresh producer never
+    holds a stale partition count of a topic deleted and re-created meanwhile.
+    """
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+
+    def close(self) -> None:
+        """Nothing is kept between calls."""
+
+    def send(self, topic: str, records: Iterable[Record], keep_partition: bool = False,
+             partition: int | None = None) -> list[dict[str, Any]]:
+        """Produce and wait for every report; raises DeliveryError if any message failed."""
+        validate_topic_name(topic)
+        reports: list[DeliveryReport] = []
+        with Producer(self.config, reports.append) as producer:
+            producer.check_partition(topic, partition)
+            count = producer.partitions(topic)
+            sent = 0
+            for rec in records:
+                target = partition if partition is not None else (
+                    rec.partition if keep_partition else None)
+                if target is not None and not 0 <= target < count:
+                    raise UsageError(f"partition {target} out of range: {topic!r} has {count} "
+                                     "partitions", "untick 'keep partition' or fix the file")
+                producer.send(topic, rec.value, rec.key, list(rec.headers) or None, target)
+                sent += 1
+            producer.flush()
+        failed = [r for r in reports if not r.ok]
+        if failed or len(reports) < sent:
+            first = failed[0].error if failed else "no delivery report"
+            raise DeliveryError(f"{len(failed) or sent - len(reports)} of {sent} message(s) to "
+                                f"{topic!r} not acknowledged: {first}",
+                                "check the overview page (brokers, under-replicated partitions) "
+                                "and retry")
+        return [{"topic": r.topic, "partition": r.partition, "offset": r.offset}
+                for r in sorted(reports, key=lambda r: r.seq)]
+
+
+def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
+    """``name=value`` per line (or a JSON object) into Kafka headers."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"headers are not valid JSON: {exc.msg}",
+                             'use {"name": "value"} or one name=value per line')
+        if not isinstance(doc, dict):
+            raise UsageError("headers JSON must be an object", 'e.g. {"trace": "abc"}')
+        return [(str(k), None if v is None else str(v).encode()) for k, v in doc.items()]
+    out: list[tuple[str, bytes | None]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"header line {n} is not name=value", "e.g. trace-id=abc123")
+        out.append((name.strip(), value.encode()))
+    return out
+
+
+def read_import(data: bytes, topic: str, max_lines: int = 100_000) -> list[Record]:
+    """JSON-lines envelopes from an uploaded file; errors name the line."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the file is not UTF-8 text", "upload a JSON-lines export")
+    records: list[Record] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if len(records) >= max_lines:
+            raise UsageError(f"more than {max_lines} messages in one import",
+                             "split the file, or use `kpoc produce --input json`")
+        records.append(parse_line(line, n))
+    if not records:
+        raise UsageError("the file has no messages", "upload a JSON-lines export")
+    return records
+
+
+def pretty(rec: Record) -> dict[str, Any]:
+    """A message for a page: text fields capped, JSON values pretty-printed."""
+    env = rec.to_envelope()
+    value = env["value"]
+    env["value_json"] = None
+    if value is not None and env["value_encoding"] == "utf-8" and len(value) <= DISPLAY_CAP:
+        stripped = value.lstrip()
+        if stripped[:1] in ("{", "["):
+            with contextlib.suppress(ValueError):
+                env["value_json"] = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+    env["value_cut"] = value is not None and len(value) > DISPLAY_CAP
+    if env["value_cut"]:
+        env["value"] = value[:DISPLAY_CAP]
+    return env

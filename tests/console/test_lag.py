@@ -1,0 +1,33 @@
+"""Time-to-drain arithmetic of the lag history (pure function of samples)."""
+
+from kpoc.console._lag import LagSample, estimate
+
+
+def s(t, lag, committed, high, parts=3):
+    return LagSample(t, lag, committed, high, 1, parts)
+
+
+def test_draining_group_gets_lag_over_net_rate():
+    # Consumes 100/s, producers add 20/s: net 80/s; 800 behind → 10 s.
+    e = estimate([s(0, 1600, 1000, 2600), s(10, 800, 2000, 2800)])
+    assert e["consume_rate"] == 100 and e["produce_rate"] == 20
+    assert e["seconds_to_drain"] == 10 and e["draining"] is True
+
+
+def test_group_that_falls_behind_is_not_draining():
+    e = estimate([s(0, 100, 0, 100), s(10, 200, 50, 250)])
+    assert e["draining"] is False and e["seconds_to_drain"] is None
+
+
+def test_caught_up_group_drains_in_zero_and_one_sample_says_nothing():
+    assert estimate([s(0, 5, 0, 5), s(5, 0, 5, 5)])["seconds_to_drain"] == 0
+    assert estimate([s(0, 5, 0, 5)])["consume_rate"] is None
+    assert estimate([])["lag"] is None
+
+
+def test_samples_over_another_partition_set_and_outside_the_window_are_ignored():
+    samples = [s(0, 0, 0, 0, parts=0), s(200, 900, 100, 1000), s(290, 500, 500, 1000),
+               s(300, 400, 600, 1000)]
+    e = estimate(samples, window=120)
+    # From t=200 (same 3 partitions, within 120 s) to t=300: 500 consumed in 100 s.
+    assert e["consume_rate"] == 5 and e["seconds_to_drain"] == 80

@@ -1,0 +1,160 @@
+"""Safety, checked from the route table so a new route cannot slip through: read-only refuses
+every mutating route (403), auth refuses every route (401) without a token, CSRF, loopback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from starlette.routing import Mount
+
+from kpoc.config import ClientConfig
+from kpoc.console import create_app
+
+from .conftest import free_port, make_app, wait_for
+
+TOKEN = "s3cret-token-0123456789"
+#: Reachable without a token: the login form and its stylesheet/scripts (no cluster data).
+PUBLIC = {"/login"}
+#: POSTs that change no Kafka state and so stay allowed in read-only mode.
+SESSION_POSTS = {"/login", "/logout"}
+
+
+def _offline_app(**kw):
+    # Nothing here reaches Kafka: the guards answer before any handler runs.
+    return create_app(ClientConfig("127.0.0.1:1", timeout=1.0), sample_interval=0, **kw)
+
+
+def _routes(app) -> list[tuple[str, str]]:
+    return sorted(set(_walk(app.routes)))
+
+
+def _walk(routes) -> list[tuple[str, str]]:
+    out = []
+    for r in routes:
+        if hasattr(r, "original_router"):  # FastAPI's included router (no prefix here)
+            out += _walk(r.original_router.routes)
+        elif isinstance(r, Mount):
+            out.append(("GET", r.path + "/style.css"))
+        elif getattr(r, "methods", None):
+            for m in sorted(r.methods):
+                if m != "HEAD":
+                    out.append((m, r.path))
+    return out
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x-name", path)
+
+
+def test_route_table_is_not_empty_and_has_mutating_routes():
+    routes = _routes(_offline_app())
+    posts = [p for m, p in routes if m == "POST"]
+    assert len(routes) > 20 and len(posts) >= 9
+
+
+@pytest.mark.parametrize("path", sorted(p for m, p in _routes(_offline_app())
+                                        if m == "POST" and p not in SESSION_POSTS))
+def test_read_only_refuses_every_mutating_route(path):
+    app = _offline_app(read_only=True)
+    c = TestClient(app, raise_server_exceptions=False)
+    token = c.get("/api/session").json()["csrf_token"]
+    r = c.post(_concrete(path), headers={"X-CSRF-Token": token}, json={})
+    assert r.status_code == 403, (path, r.status_code, r.text[:200])
+    assert "read-only" in r.text
+
+
+@pytest.mark.parametrize("method,path", [(m, p) for m, p in _routes(_offline_app())
+                                         if p not in PUBLIC and not p.startswith("/static")])
+def test_auth_refuses_every_route_without_the_token(method, path):
+    c = TestClient(_offline_app(auth=TOKEN), raise_server_exceptions=False)
+    r = c.request(method, _concrete(path))
+    assert r.status_code == 401, (method, path, r.status_code)
+    wrong = c.request(method, _concrete(path), headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+
+
+def test_static_assets_and_login_are_public_but_hold_no_data():
+    c = TestClient(_offline_app(auth=TOKEN), raise_server_exceptions=False)
+    assert c.get("/static/chart.js").status_code == 200
+    page = c.get("/login")
+    assert page.status_code == 200 and 'name="token"' in page.text
+
+
+def test_login_cookie_and_bearer_both_authenticate(cluster):
+    app = make_app(cluster, auth=TOKEN, sample_interval=0)
+    c = TestClient(app, raise_server_exceptions=False)
+    first = c.get("/")
+    assert first.status_code == 401 and "Log in" in first.text
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', first.text).group(1)
+    bad = c.post("/login", data={"token": "wrong", "csrf_token": csrf, "next": "/"},
+                 follow_redirects=False)
+    assert bad.status_code == 401
+    ok = c.post("/login", data={"token": TOKEN, "csrf_token": csrf, "next": "//evil.example"},
+                follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"] == "/"
+    assert TOKEN not in ok.headers["set-cookie"]
+    assert c.get("/api/overview").status_code == 200
+    api = TestClient(app, raise_server_exceptions=False)
+    r = api.get("/api/topics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200
+    # A bearer-authenticated API call needs no CSRF token: browsers never add that header.
+    r = api.post("/api/topics/no-such-topic-sec/messages", json={"value": "v"},
+                 headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 404
+
+
+def test_read_only_pages_hide_mutating_forms(cluster, make_topic):
+    topic = make_topic(1)
+    c = TestClient(make_app(cluster, read_only=True, sample_interval=0))
+    assert 'id="create-topic"' not in c.get("/topics").text
+    page = c.get(f"/topics/{topic}").text
+    assert 'id="delete-topic"' not in page and 'id="read-only"' in page
+    assert "produce again" not in c.get(f"/topics/{topic}/messages").text
+
+
+def test_security_headers_forbid_inline_script_and_framing():
+    r = TestClient(_offline_app()).get("/static/app.js")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+def _kpoc(*args, env=None, timeout=30):
+    return subprocess.run([sys.executable, "-m", "kpoc", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_cli_refuses_a_public_bind_without_a_token(kpoc_env):
+    r = _kpoc("console", "--host", "0.0.0.0", "--port", str(free_port()), env=kpoc_env)
+    assert r.returncode == 2 and "--auth-token" in r.stderr and "Traceback" not in r.stderr
+    r = _kpoc("console", "--auth-token", "short", env=kpoc_env)
+    assert r.returncode == 2 and "at least 16" in r.stderr
+
+
+def test_cli_serves_the_console(kpoc_env, cluster):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kpoc", "console", "--port", str(port),
+                             "--sample-interval", "0"],
+                            env=kpoc_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        def up():
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/overview", timeout=5)
+            except httpx.HTTPError:
+                return None
+        r = wait_for(up, 40, "kpoc console to answer")
+        assert r.status_code == 200 and r.json()["brokers_up"] >= 1
+        if cluster.manager is not None:
+            assert r.json()["brokers_source"] == "local cluster"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}" in out
+    time.sleep(0)

@@ -1,0 +1,124 @@
+"""kpoc.producer against the real cluster: one report per message, failures never silent."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kpoc.admin import Admin
+from kpoc.config import ClientConfig
+from kpoc.errors import KafkaUnavailable, NotFound, UsageError
+from kpoc.producer import DeliveryReport, Producer, parse_header, percentile, run_load
+
+
+@pytest.fixture
+def config(cluster):
+    return ClientConfig(cluster.bootstrap_servers, timeout=15)
+
+
+def test_every_message_gets_a_report_with_partition_and_offset(config, make_topic):
+    topic = make_topic()
+    reports: list[DeliveryReport] = []
+    with Producer(config, reports.append) as p:
+        for i in range(30):
+            p.send(topic, f"v{i}".encode(), f"k{i % 3}".encode())
+        p.send(topic, b"to-p2", partition=2)
+    assert len(reports) == 31 and all(r.ok for r in reports)
+    assert sorted(r.seq for r in reports) == list(range(31))
+    by_key: dict[bytes | None, set[int | None]] = {}
+    for r in reports:
+        by_key.setdefault(r.key, set()).add(r.partition)
+        assert r.offset is not None and r.offset >= 0 and r.latency_ms is not None
+    assert all(len(parts) == 1 for k, parts in by_key.items() if k)  # a key sticks to a partition
+    assert [r.partition for r in reports if r.seq == 30] == [2]
+    offsets = sorted((r.partition, r.offset) for r in reports)
+    assert len(set(offsets)) == 31
+
+
+def test_message_over_topic_limit_is_reported_failed(config, make_topic):
+    topic = make_topic(1, 3, {"max.message.bytes": "1000"})
+    reports: list[DeliveryReport] = []
+    with Producer(config, reports.append) as p:
+        p.send(topic, b"x" * 5000)
+        p.flush()  # a batch is rejected whole: keep the small one out of the big one's batch
+        p.send(topic, b"small")
+    by_seq = {r.seq: r for r in reports}
+    assert by_seq[0].status == "failed" and by_seq[0].error_code == "MSG_SIZE_TOO_LARGE"
+    assert "max.message.bytes" in (by_seq[0].error or "")
+    assert by_seq[1].ok
+
+
+def test_message_over_client_limit_fails_at_once(config, make_topic):
+    topic = make_topic(1, 3)
+    reports: list[DeliveryReport] = []
+    with Producer(config, reports.append) as p:
+        p.send(topic, b"x" * 2_000_000)
+    assert [r.error_code for r in reports] == ["MSG_SIZE_TOO_LARGE"]
+
+
+def test_unknown_topic_is_an_error_not_a_wait(config):
+    start = time.monotonic()
+    with Producer(config, lambda r: None) as p, pytest.raises(NotFound, match="does not exist"):
+        p.partitions("no-such-topic")
+    assert time.monotonic() - start < 10
+
+
+def test_partition_out_of_range(config, make_topic):
+    topic = make_topic()
+    with Producer(config, lambda r: None) as p, pytest.raises(UsageError, match="out of range"):
+        p.check_partition(topic, 3)
+
+
+def test_unreachable_cluster_fails_within_the_bound():
+    start = time.monotonic()
+    cfg = ClientConfig("127.0.0.1:1", timeout=2)
+    with Producer(cfg, lambda r: None) as p, pytest.raises(KafkaUnavailable, match="within 2s"):
+        p.partitions("teste")
+    assert time.monotonic() - start < 8
+
+
+def test_undelivered_messages_are_reported_not_dropped(make_topic, cluster):
+    """A producer whose brokers vanish reports each queued message as failed on close."""
+    reports: list[DeliveryReport] = []
+    cfg = ClientConfig("127.0.0.1:1", timeout=1)
+    with Producer(cfg, reports.append) as p:
+        for i in range(5):
+            p.send("teste", f"{i}".encode())
+    assert len(reports) == 5
+    assert {r.status for r in reports} <= {"failed", "possibly_persisted"}
+    assert all(r.error for r in reports)
+
+
+def test_load_mode_counts_every_ack(config, make_topic):
+    topic = make_topic()
+    summary = run_load(config, topic, 20_000, 100)
+    d = summary.to_dict()
+    assert d["acknowledged"] == 20_000 and d["failed"] == 0
+    assert d["bytes"] == 2_000_000 and d["msgs_per_s"] > 0
+    assert 0 < d["latency_ms"]["p50"] <= d["latency_ms"]["p99"] <= d["latency_ms"]["max"]
+    with Admin(config) as a:  # what the brokers hold, not what the client believes
+        assert a.describe_topic(topic).messages == 20_000
+
+
+def test_load_mode_rate_limit(config, make_topic):
+    topic = make_topic()
+    summary = run_load(config, topic, 600, 10, rate=1000)
+    assert summary.acknowledged == 600
+    assert summary.seconds >= 0.5  # 600 messages at 1000/s cannot finish sooner
+
+
+def test_parse_header():
+    assert parse_header("a=b=c") == ("a", b"b=c")
+    assert parse_header("empty=") == ("empty", b"")
+    for bad in ("novalue", "=v", ""):
+        with pytest.raises(UsageError, match="invalid header"):
+            parse_header(bad)
+
+
+def test_percentile():
+    values = sorted(float(i) for i in range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([], 50) == 0
