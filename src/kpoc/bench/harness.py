@@ -44,8 +44,9 @@ PRODUCER_PROPS = {
 }
 #: Settings that exist on one side only, listed with the results.
 DIFFERENCES = [
-    "librdkafka (kcat, kpoc): batch.num.messages=10000, queue.buffering.max.messages=100000 "
-    "(library defaults); Java has no per-batch message cap and a 32 MiB buffer.memory.",
+    "librdkafka (kcat, kpoc): batch.num.messages=10000; local queue: kcat 100k messages "
+    "(library default), kpoc's load mode 1M messages / 256 MiB; Java has no per-batch "
+    "message cap and a 32 MiB buffer.memory.",
     "consumers: library defaults (fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB on "
     "both); kcat -C and kpoc assign partitions without a group, ConsumerPerformance joins a "
     "group (its figure is fetch.nMsg.sec, which excludes the group join).",
