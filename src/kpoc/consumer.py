@@ -213,6 +213,7 @@ class Consumer:
     def _revoked(self, client: _RdConsumer, tps: list[TopicPartition], kind: str = "revoked"
                  ) -> None:
         if kind == "revoked":
+            self._store_handled()
             self._commit()
         gone = {(tp.topic, tp.partition) for tp in tps}
         self.assigned -= gone
@@ -261,8 +262,10 @@ class Consumer:
             want = batch if count is None else min(batch, count - seen)
             msgs = client.consume(want, timeout=0.2)
             # Offsets of handled messages (the caller asked for the next one) are stored once
-            # per batch, and on an early exit: one librdkafka call, not one per message.
+            # per batch, on an early exit, or by close()/a revocation before it commits: one
+            # librdkafka call per batch, not one per message.
             handled: dict[tuple[Any, Any], Any] = {}
+            self._handled = handled
             try:
                 for msg in msgs:
                     err = msg.error()
@@ -278,9 +281,7 @@ class Consumer:
                     if at_end:
                         at_end.discard(tp)
             finally:
-                if handled and self._client is not None:
-                    client.store_offsets(offsets=[TopicPartition(t, p, o + 1)
-                                                  for (t, p), o in handled.items()])
+                self._store_handled()
             if count is not None and seen >= count:
                 return
             if exit_at_end and self._rebalanced and self.assigned <= self._at_end:
@@ -290,6 +291,17 @@ class Consumer:
                     f"group {self.group!r} gave this member no assignment within "
                     f"{self.config.timeout:g}s", "check `kpoc groups describe "
                     f"{self.group}` and `kpoc cluster status`, or raise --timeout")
+
+    _handled: dict[tuple[Any, Any], Any] | None = None
+
+    def _store_handled(self) -> None:
+        """Store the offsets after the messages handled so far in the current batch."""
+        handled, self._handled = self._handled, None
+        if handled and self._client is not None:
+            with contextlib.suppress(KafkaException):
+                self._client.store_offsets(offsets=[TopicPartition(t, p, o + 1)
+                                                    for (t, p), o in handled.items()])
+            handled.clear()
 
     def stop(self) -> None:
         """Ask a :meth:`records` loop running in another thread to return (within ~0.2 s)."""
@@ -308,6 +320,7 @@ class Consumer:
 
     def close(self) -> None:
         """Commit what was handled, leave the group promptly, release the handle."""
+        self._store_handled()
         client, self._client = self._client, None
         if client is None:
             return

@@ -44,8 +44,9 @@ PRODUCER_PROPS = {
 }
 #: Settings that exist on one side only, listed with the results.
 DIFFERENCES = [
-    "librdkafka (kcat, kpoc): batch.num.messages=10000, queue.buffering.max.messages=100000 "
-    "(library defaults); Java has no per-batch message cap and a 32 MiB buffer.memory.",
+    "librdkafka (kcat, kpoc): batch.num.messages=10000; local queue: kcat 100k messages "
+    "(library default), kpoc's load mode 1M messages / 256 MiB; Java has no per-batch "
+    "message cap and a 32 MiB buffer.memory.",
     "consumers: library defaults (fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB on "
     "both); kcat -C and kpoc assign partitions without a group, ConsumerPerformance joins a "
     "group (its figure is fetch.nMsg.sec, which excludes the group join).",
@@ -55,7 +56,7 @@ DIFFERENCES = [
     "kcat_unsubtracted); "
     "kpoc and the Java tools time themselves from first send (or subscription) to last "
     "ack (or message).",
-    "latency: kpoc sends at a fixed rate (linger.ms=0, acks=all) with a consumer in another "
+    "latency: kpoc sends at a fixed rate (linger.ms=5, acks=all) with a consumer in another "
     "process; EndToEndLatency sends one message, waits for the consumer to receive it, then "
     "sends the next (linger.ms=0, acks=all) — a lighter load, so its latency is a floor.",
 ]
@@ -362,7 +363,8 @@ def machine() -> dict[str, Any]:
 def versions() -> dict[str, str]:
     import confluent_kafka
 
-    return {"kpoc": __version__, "confluent_kafka": confluent_kafka.version()[0],
+    v = confluent_kafka.version()
+    return {"kpoc": __version__, "confluent_kafka": v[0] if isinstance(v, tuple) else str(v),
             "librdkafka (kpoc)": confluent_kafka.libversion()[0], "kcat": t.kcat_version(),
             "kafka": KAFKA_VERSION, "java": t.java_version()}
 
