@@ -158,3 +158,49 @@ def test_cli_serves_the_console(kpoc_env, cluster):
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}" in out
     time.sleep(0)
+
+
+VIEWER = "viewer-token-0123456789"
+
+
+@pytest.mark.parametrize("path", sorted(p for m, p in _routes(_offline_app())
+                                        if m == "POST" and p not in SESSION_POSTS))
+def test_read_only_role_is_refused_every_mutating_route(path):
+    """A read-only user (not the whole console) gets 403 on the server for every mutation."""
+    c = TestClient(_offline_app(auth=TOKEN, read_only_auth=VIEWER),
+                   raise_server_exceptions=False)
+    r = c.post(_concrete(path), headers={"Authorization": f"Bearer {VIEWER}"}, json={})
+    assert r.status_code == 403, (path, r.status_code, r.text[:200])
+    assert "read-only user" in r.text
+
+
+def _login(c, token):
+    page = c.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return c.post("/login", data={"token": token, "next": "/", "csrf_token": csrf},
+                  follow_redirects=False)
+
+
+def test_roles_by_login_cookie():
+    c = TestClient(_offline_app(auth=TOKEN, read_only_auth=VIEWER),
+                   raise_server_exceptions=False)
+    r = _login(c, VIEWER)
+    assert r.status_code == 303
+    session = c.get("/api/session").json()
+    assert session["role"] == "read-only" and session["read_only"] is True
+    assert VIEWER not in r.headers.get("set-cookie", "") and TOKEN not in str(session)
+    refused = c.post("/api/topics", json={"name": "bad name"},
+                     headers={"X-CSRF-Token": session["csrf_token"]})
+    assert refused.status_code == 403
+    admin = TestClient(_offline_app(auth=TOKEN, read_only_auth=VIEWER),
+                       raise_server_exceptions=False)
+    assert _login(admin, TOKEN).status_code == 303
+    s2 = admin.get("/api/session").json()
+    assert s2["role"] == "admin" and s2["read_only"] is False
+    allowed = admin.post("/api/topics", json={"name": "bad name"},
+                         headers={"X-CSRF-Token": s2["csrf_token"]})
+    assert allowed.status_code == 400  # past the role check, stopped by validation
+    forged = TestClient(_offline_app(auth=TOKEN, read_only_auth=VIEWER),
+                        raise_server_exceptions=False)
+    forged.cookies.set("kpoc_console_auth", "admin.0000")
+    assert forged.get("/api/session").status_code == 401

@@ -52,6 +52,10 @@ def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster
 @click.option("--auth-token", envvar="KPOC_CONSOLE_TOKEN", metavar="TOKEN",
               help=f"Require this token (≥ {MIN_TOKEN} characters): bearer header or login "
                    "page [env KPOC_CONSOLE_TOKEN].")
+@click.option("--read-only-token", envvar="KPOC_CONSOLE_READONLY_TOKEN", metavar="TOKEN",
+              help="A second token that logs in with the read-only role: it can look at "
+                   "everything and change nothing (needs --auth-token for the admin) "
+                   "[env KPOC_CONSOLE_READONLY_TOKEN].")
 @click.option("--sample-interval", default=5.0, show_default=True, type=float,
               envvar="KPOC_CONSOLE_SAMPLE_INTERVAL",
               help="Seconds between lag-history samples; 0 disables sampling "
@@ -61,7 +65,8 @@ def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster
               help="Local cluster directory, to show its brokers up/down and quorum leader "
                    "[env KPOC_DATA_DIR].")
 def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
-            sample_interval: float, data_dir: Path | None, **conn: Any) -> None:
+            read_only_token: str | None, sample_interval: float, data_dir: Path | None,
+            **conn: Any) -> None:
     """Serve the web console: overview, topics, messages, consumer groups, lag history.
 
     Binds to 127.0.0.1 unless told otherwise; binding elsewhere requires --auth-token.
@@ -71,6 +76,7 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
     Example:
       kpoc console                          # http://127.0.0.1:8080
       kpoc console --read-only --port 9000
+      kpoc console --auth-token "$ADMIN_TOKEN" --read-only-token "$VIEWER_TOKEN"
       KPOC_CONSOLE_TOKEN=$(openssl rand -hex 16) kpoc console --host 0.0.0.0
     """
     import uvicorn
@@ -80,6 +86,13 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
     if auth_token is not None and len(auth_token) < MIN_TOKEN:
         raise UsageError(f"--auth-token is {len(auth_token)} characters long",
                          f"use at least {MIN_TOKEN}, e.g. $(openssl rand -hex 16)")
+    if read_only_token is not None:
+        if not auth_token:
+            raise UsageError("--read-only-token needs --auth-token (the admin's token) too",
+                             "set both, e.g. KPOC_CONSOLE_TOKEN and KPOC_CONSOLE_READONLY_TOKEN")
+        if len(read_only_token) < MIN_TOKEN or read_only_token == auth_token:
+            raise UsageError("--read-only-token must be a different token of at least "
+                             f"{MIN_TOKEN} characters", "e.g. $(openssl rand -hex 16)")
     if not is_loopback(host) and not auth_token:
         raise UsageError(f"binding to {host} exposes the console beyond this machine",
                          "set --auth-token / KPOC_CONSOLE_TOKEN, or keep --host 127.0.0.1")
@@ -97,6 +110,7 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
                                     "pick another --port")
     config = config_from(conn)
     app = create_app(config, read_only=read_only, auth=auth_token,
+                     read_only_auth=read_only_token,
                      local_cluster=managed_cluster(config, data_dir),
                      sample_interval=sample_interval)
     shown = f"[{host}]" if ":" in host else host

@@ -1,14 +1,16 @@
 """Authentication, CSRF and read-only enforcement for the console.
 
 * Auth (optional, required off loopback): ``Authorization: Bearer <token>`` or a login cookie that
-  holds an HMAC of the token under a per-process secret (the token itself is never stored in the
+  holds the role and an HMAC of it under a per-process secret (no token is stored in the
   browser). Everything but the login page and static assets answers 401 without it.
+* Roles (:mod:`kpoc.roles`): the ``--auth-token`` is the admin's, a ``--read-only-token`` is a
+  read-only user's. The role is checked on the server for every request.
 * CSRF: every request gets an HttpOnly, SameSite=Strict session cookie; the CSRF token is an HMAC
   of that session id. A POST must carry it in the ``csrf_token`` form field or the
   ``X-CSRF-Token`` header. Requests authenticated by a bearer header are exempt (a browser never
   adds that header on its own, so it cannot be forged cross-site).
-* Read-only: every POST except login/logout is refused with 403 on the server, whatever the pages
-  show.
+* Read-only (the whole console with ``--read-only``, or a read-only user): every POST except
+  login/logout is refused with 403 on the server, whatever the pages show.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import hmac
 import secrets
 
 from fastapi import HTTPException, Request
+
+from ..roles import Role, may
 
 AUTH_COOKIE = "kpoc_console_auth"
 SESSION_COOKIE = "kpoc_console_session"
@@ -31,9 +35,12 @@ SESSION_PATHS = {"/login", "/logout"}
 
 
 class Security:
-    def __init__(self, token: str | None, read_only: bool = False) -> None:
+    def __init__(self, token: str | None, read_only: bool = False,
+                 read_only_token: str | None = None) -> None:
         self.token = token or None
         self.read_only = read_only
+        self._tokens = [(t, r) for t, r in ((self.token, Role.ADMIN),
+                                            (read_only_token or None, Role.READ_ONLY)) if t]
         self._secret = secrets.token_bytes(32)
 
     def _mac(self, purpose: str, data: str) -> str:
@@ -42,27 +49,41 @@ class Security:
     # -- auth -----------------------------------------------------------------------------------
     @property
     def enabled(self) -> bool:
-        return self.token is not None
+        return bool(self._tokens)
 
-    def login_cookie(self) -> str:
-        return self._mac("auth", self.token or "")
+    def login_cookie(self, role: Role) -> str:
+        return f"{role.value}.{self._mac('auth', role.value)}"
 
-    def check_token(self, candidate: str) -> bool:
-        return self.token is not None and hmac.compare_digest(
-            candidate.encode(), self.token.encode())
+    def role_of_token(self, candidate: str) -> Role | None:
+        found = None
+        for token, role in self._tokens:  # compare with every token: no early exit to time
+            if hmac.compare_digest(candidate.encode(), token.encode()):
+                found = role
+        return found
 
-    def bearer(self, request: Request) -> bool:
+    def bearer(self, request: Request) -> Role | None:
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
-        return scheme.lower() == "bearer" and self.check_token(value.strip())
+        return self.role_of_token(value.strip()) if scheme.lower() == "bearer" else None
 
-    def authenticated(self, request: Request) -> bool:
-        if self.token is None:
-            return True
-        if self.bearer(request):
-            return True
-        cookie = request.cookies.get(AUTH_COOKIE, "")
-        return hmac.compare_digest(cookie.encode(), self.login_cookie().encode())
+    def role(self, request: Request) -> Role | None:
+        """Who is asking: a role, or None when auth is on and nothing valid came with it."""
+        if not self.enabled:
+            return Role.READ_ONLY if self.read_only else Role.ADMIN
+        role = self.bearer(request)
+        if role is not None:
+            return role
+        name, _, mac = request.cookies.get(AUTH_COOKIE, "").partition(".")
+        for candidate in Role:
+            if name == candidate.value and hmac.compare_digest(
+                    mac.encode(), self._mac("auth", name).encode()):
+                return candidate
+        return None
+
+    def request_read_only(self, request: Request) -> bool:
+        """True when this request may not change anything (console mode or the user's role)."""
+        role = getattr(request.state, "role", None)
+        return self.read_only or role is Role.READ_ONLY
 
     @staticmethod
     def is_public(path: str) -> bool:
@@ -81,9 +102,13 @@ class Security:
         """A dependency on every route: read-only and CSRF checks for mutating requests."""
         if request.method in SAFE_METHODS:
             return
-        if self.read_only and request.url.path not in SESSION_PATHS:
-            raise HTTPException(403, "the console is read-only (started with --read-only)")
-        if self.token is not None and self.bearer(request):
+        if request.url.path not in SESSION_PATHS:
+            if self.read_only:
+                raise HTTPException(403, "the console is read-only (started with --read-only)")
+            if not may(getattr(request.state, "role", None), request.method):
+                raise HTTPException(403, "read-only user: this action needs the admin role "
+                                         "(log in with the --auth-token)")
+        if self.bearer(request) is not None:
             return
         sid = request.cookies.get(SESSION_COOKIE)
         sent = request.headers.get(CSRF_HEADER)

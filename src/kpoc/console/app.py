@@ -52,13 +52,10 @@ class Console:
     def __post_init__(self) -> None:
         self.admin = Admin(self.config)
 
-    @property
-    def read_only(self) -> bool:
-        return self.security.read_only
-
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
                status_code: int = 200) -> Response:
-        ctx = {"read_only": self.read_only, "auth": self.security.enabled,
+        ctx = {"read_only": self.security.request_read_only(request),
+               "auth": self.security.enabled,
                "csrf_token": self.security.csrf_token(request), "version": __version__,
                "bootstrap": self.config.bootstrap_servers, **(context or {})}
         return self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
@@ -134,10 +131,12 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | None = None,
-               local_cluster: LocalCluster | None = None, sample_interval: float = 5.0,
-               history: int = 720) -> FastAPI:
-    """The console as an ASGI app; run it with uvicorn (``kpoc console`` does)."""
-    security = Security(auth, read_only)
+               read_only_auth: str | None = None, local_cluster: LocalCluster | None = None,
+               sample_interval: float = 5.0, history: int = 720) -> FastAPI:
+    """The console as an ASGI app; run it with uvicorn (``kpoc console`` does).
+
+    ``auth`` is the admin's token, ``read_only_auth`` a read-only user's."""
+    security = Security(auth, read_only, read_only_auth)
     console = Console(config, security, _templates(), LagHistory(config, sample_interval, history),
                       Sender(config), local_cluster)
 
@@ -174,8 +173,8 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
         if not request.cookies.get(SESSION_COOKIE):
             new_sid = new_session_id()
         request.state.session_id = request.cookies.get(SESSION_COOKIE) or new_sid
-        if security.enabled and not security.is_public(request.url.path) \
-                and not security.authenticated(request):
+        request.state.role = security.role(request)
+        if request.state.role is None and not security.is_public(request.url.path):
             if _wants_json(request):
                 response: Response = JSONResponse(
                     {"error": "authentication required",

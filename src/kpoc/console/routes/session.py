@@ -17,7 +17,10 @@ router = APIRouter()
 def api_session(request: Request) -> dict[str, Any]:
     """The CSRF token to send as ``X-CSRF-Token`` on POSTs, and the console's mode."""
     c = console_of(request)
-    return {"csrf_token": c.security.csrf_token(request), "read_only": c.read_only,
+    role = request.state.role
+    return {"csrf_token": c.security.csrf_token(request),
+            "read_only": c.security.request_read_only(request),
+            "role": role.value if role is not None else None,
             "auth": c.security.enabled, "bootstrap_servers": c.config.bootstrap_servers}
 
 
@@ -41,11 +44,12 @@ def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Res
     c = console_of(request)
     if not c.security.enabled:
         return RedirectResponse("/", status_code=303)
-    if not c.security.check_token(token):
+    role = c.security.role_of_token(token)
+    if role is None:
         return c.render(request, "login.html", {"next": _safe_next(next),
                                                 "error": "wrong token"}, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(AUTH_COOKIE, c.security.login_cookie(), httponly=True,
+    response.set_cookie(AUTH_COOKIE, c.security.login_cookie(role), httponly=True,
                         samesite="strict")
     return response
 
