@@ -261,17 +261,27 @@ class Admin:
         except KafkaException as exc:
             raise translate(exc, self.config, "a metadata request") from None
 
-    def _watermarks(self, tps: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+    def _watermarks(self, tps: Iterable[tuple[str, int]], skip_vanished: bool = False
+                    ) -> dict[tuple[str, int], tuple[int, int]]:
+        """Low and high watermarks. With ``skip_vanished``, a partition whose topic is being
+        deleted (or not yet known to every broker) is left out instead of failing the lot."""
         tps = list(tps)
         if not tps:
             return {}
         marks: dict[tuple[str, int], list[int]] = {tp: [0, 0] for tp in tps}
+        vanished: set[tuple[str, int]] = set()
         for i, spec in enumerate((OffsetSpec.earliest(), OffsetSpec.latest())):
             req = {TopicPartition(t, p): spec for t, p in tps}
             futures = self.client.list_offsets(req, request_timeout=self.config.timeout)
             for tp, fut in futures.items():
-                marks[(tp.topic, tp.partition)][i] = self._result(fut, "list offsets").offset
-        return {tp: (lo, hi) for tp, (lo, hi) in marks.items()}
+                key = (tp.topic, tp.partition)
+                try:
+                    marks[key][i] = self._result(fut, "list offsets", {
+                        KafkaError.UNKNOWN_TOPIC_OR_PART: NotFound(f"topic {tp.topic!r} vanished")
+                    } if skip_vanished else None).offset
+                except NotFound:
+                    vanished.add(key)
+        return {tp: (lo, hi) for tp, (lo, hi) in marks.items() if tp not in vanished}
 
     # -- cluster ----------------------------------------------------------------------------
 
@@ -292,7 +302,8 @@ class Admin:
         md = self._metadata()
         names = sorted(n for n in md.topics if include_internal or not n.startswith("__"))
         marks = self._watermarks(
-            (n, p) for n in names for p in md.topics[n].partitions) if watermarks else {}
+            ((n, p) for n in names for p in md.topics[n].partitions),
+            skip_vanished=True) if watermarks else {}
         return [self._topic_info(md.topics[n], marks) for n in names]
 
     def describe_topic(self, name: str) -> TopicInfo:
