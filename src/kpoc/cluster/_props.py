@@ -64,6 +64,9 @@ def dev_settings() -> dict[str, str]:
         "num.partitions": "3",
         # 50 by default: 150 replicas to create on the first group request, slow on 2 cores.
         "offsets.topic.num.partitions": "10",
+        # 60 s by default: a node restarted on a busy 2-core machine can need longer to catch up
+        # with the controller, and then exits instead of waiting.
+        "initial.broker.registration.timeout.ms": "300000",
     }
 
 
