@@ -204,3 +204,18 @@ def test_roles_by_login_cookie():
                         raise_server_exceptions=False)
     forged.cookies.set("kpoc_console_auth", "admin.0000")
     assert forged.get("/api/session").status_code == 401
+
+
+def test_no_token_in_pages_or_api_responses():
+    """A log-and-page scan: neither token appears in any page, API answer or cookie."""
+    c = TestClient(_offline_app(auth=TOKEN, read_only_auth=VIEWER),
+                   raise_server_exceptions=False)
+    seen = [c.get("/login").text]
+    seen.append(str(_login(c, TOKEN).headers))
+    for method, path in _routes(_offline_app()):
+        if method == "GET" and not path.startswith("/static"):
+            r = c.get(_concrete(path))
+            seen.append(r.text + str(r.headers))
+    seen.append(str(dict(c.cookies)))
+    blob = "\n".join(seen)
+    assert TOKEN not in blob and VIEWER not in blob
