@@ -33,6 +33,8 @@ __all__ = ["CATCH_UP_BOUND", "SCENARIOS", "Context", "Fault", "Scenario", "Verdi
 
 #: The consumer must have read every acknowledged message this long after the last report.
 CATCH_UP_BOUND = 30.0
+#: Seconds without a new record (while some are unread) before the reader is restarted, once.
+STALL_RESTART = 10.0
 PARTITIONS = 3
 REPLICATION = 3
 MIN_ISR = 2
@@ -598,15 +600,28 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         ctx.say(f"every delivery report in: {len(acked)} acknowledged; waiting for the consumer")
         reader.poll()
         have = {(s.partition, s.seq) for s in reader.seen if s.seq is not None}
+        last_new = time.monotonic()
         while True:
-            for s in reader.poll():
-                if s.seq is not None:
-                    have.add((s.partition, s.seq))
+            fresh = {(s.partition, s.seq) for s in reader.poll() if s.seq is not None}
+            if fresh - have:
+                last_new = time.monotonic()
+            have |= fresh
             if acked <= have:
                 catch_up = time.monotonic() - t_reports
                 break
             if time.monotonic() - t_reports > CATCH_UP_BOUND:
                 break
+            if time.monotonic() - last_new > STALL_RESTART and not ctx.notes.get("reader_restarts"):
+                # Seen in CI after a quorum-leader kill: the librdkafka consumer sat on one
+                # partition's fetch for minutes. Restart it once (at least once: what it re-reads
+                # is counted as re-delivered) and say so in the verdict, rather than let a
+                # client stall read as data loss.
+                ctx.say(f"the consumer made no progress for {STALL_RESTART:g}s with "
+                        f"{len(acked - have)} acknowledged message(s) unread: restarting it")
+                ctx.notes["reader_restarts"] = 1
+                reader.stop()
+                reader.start()
+                last_new = time.monotonic()
             if not reader.alive():
                 ctx.say(f"the consumer exited: {reader.last_error() or 'no error output'}")
                 break
