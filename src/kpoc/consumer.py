@@ -280,6 +280,8 @@ class Consumer:
                     seen += 1
                     if at_end:
                         at_end.discard(tp)
+                    if self._stop.is_set():
+                        return
             finally:
                 self._store_handled()
             if count is not None and seen >= count:
@@ -304,8 +306,13 @@ class Consumer:
             handled.clear()
 
     def stop(self) -> None:
-        """Ask a :meth:`records` loop running in another thread to return (within ~0.2 s)."""
+        """Ask a :meth:`records` loop (another thread, or a signal handler) to return after the
+        record in hand (within ~0.2 s when waiting); what was handled is committed on close."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def _raise(self, err: KafkaError) -> None:
         code = err.code()

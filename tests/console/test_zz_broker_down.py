@@ -57,7 +57,7 @@ def test_a_killed_broker_is_marked_down(browser, console_process, cluster):
     assert manager.kill_node(victim)
     try:
         # The overview re-renders itself every 5 s; no reload needed.
-        page.wait_for_selector(f'#brokers tr[data-broker="{victim}"].down', timeout=30_000)
+        page.wait_for_selector(f'#brokers tr[data-broker="{victim}"].down', timeout=60_000)
         assert page.locator("#brokers .badge.bad").count() == 1
         page.wait_for_function(
             "parseInt(document.getElementById('urp').textContent) > 0", timeout=30_000)

@@ -15,11 +15,19 @@ from ._common import client_options, config_from, err, output_option
 from ._text import check_format, format_record, human_record
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM (docker stop, kill) gets the same clean exit as Ctrl-C: commit, leave, close."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+def _stop_on_signals(consumer: Consumer, quiet: bool) -> None:
+    """Ctrl-C or SIGTERM (docker stop, kill): finish the message in hand, commit, leave the group.
 
+    A flag, not an exception, so a line is never cut in half; a second signal leaves at once.
+    """
+    def handler(signum: int, frame: Any) -> None:
+        if consumer.stopping:
+            raise KeyboardInterrupt
+        if not quiet:
+            err.print("kpoc: interrupted; committing and leaving the group", markup=False)
+        consumer.stop()
+
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
 
@@ -71,9 +79,9 @@ def consume(topics: tuple[str, ...], topic_opt: tuple[str, ...], group: str, sta
         else:
             err.print(f"kpoc: {e.describe()}", markup=False)
 
-    _sigterm_as_interrupt()
     write = sys.stdout.write
     with Consumer(config, names, group, position, list(partitions) or None, on_event=event) as c:
+        _stop_on_signals(c, quiet)
         try:
             for rec in c.records(count=count, exit_at_end=exit_at_end):
                 if output == "json":
@@ -83,6 +91,5 @@ def consume(topics: tuple[str, ...], topic_opt: tuple[str, ...], group: str, sta
                 else:
                     write(human_record(rec) + "\n")
                 sys.stdout.flush()
-        except KeyboardInterrupt:
-            if not quiet:
-                err.print("kpoc: interrupted; committing and leaving the group", markup=False)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting; close() still commits
+            err.print("kpoc: interrupted again; leaving now", markup=False)
