@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from ._client import make_client
 from ._wire import ApiVersionsInfo, WireError, api_versions, connect, metadata
+from .admin import BrokerInfo
 from .cluster import KAFKA_VERSION
 from .config import ClientConfig
 
@@ -58,17 +59,6 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Broker:
-    node_id: int
-    host: str
-    port: int
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
 class Report:
     bootstrap_servers: str
     checks: list[Check] = field(default_factory=list)
@@ -100,7 +90,7 @@ def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
     return out
 
 
-def check_bootstrap(config: ClientConfig, timeout: float) -> tuple[Check, list[Broker]]:
+def check_bootstrap(config: ClientConfig, timeout: float) -> tuple[Check, list[BrokerInfo]]:
     """Ask the bootstrap servers, in turn, which brokers the cluster has and where they say they
     are. Raw Metadata requests: librdkafka drops the bootstrap connection once it has learned the
     advertised addresses, so it cannot describe a cluster whose addresses are wrong."""
@@ -111,7 +101,7 @@ def check_bootstrap(config: ClientConfig, timeout: float) -> tuple[Check, list[B
         except WireError as exc:
             failures.append(str(exc))
             continue
-        brokers = [Broker(nid, h, p) for nid, h, p in md.brokers]
+        brokers = [BrokerInfo(nid, h, p) for nid, h, p in md.brokers]
         return Check(
             "bootstrap", config.bootstrap_servers, True,
             f"cluster {md.cluster_id} answered via {host}:{port}: {len(brokers)} broker(s), "
@@ -126,7 +116,7 @@ def check_bootstrap(config: ClientConfig, timeout: float) -> tuple[Check, list[B
     ), []
 
 
-def check_bootstrap_client(admin: Any, config: ClientConfig) -> tuple[Check, list[Broker]]:
+def check_bootstrap_client(admin: Any, config: ClientConfig) -> tuple[Check, list[BrokerInfo]]:
     """The same question through librdkafka, for TLS/SASL listeners the raw requests cannot use
     (librdkafka may then fail to answer when the advertised addresses are wrong)."""
     try:
@@ -139,8 +129,8 @@ def check_bootstrap_client(admin: Any, config: ClientConfig) -> tuple[Check, lis
             "check the address (-b / KPOC_BOOTSTRAP_SERVERS), the security settings (-X/-F), "
             "and the brokers' advertised.listeners",
         ), []
-    brokers = sorted((Broker(b.id, b.host, b.port) for b in md.brokers.values()),
-                     key=lambda b: b.node_id)
+    brokers = sorted((BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values()),
+                     key=lambda b: b.id)
     return Check(
         "bootstrap", config.bootstrap_servers, True,
         f"cluster {md.cluster_id}: {len(brokers)} broker(s), controller {md.controller_id}",
@@ -151,11 +141,11 @@ def plaintext(config: ClientConfig) -> bool:
     return str(config.properties.get("security.protocol", "plaintext")).lower() == "plaintext"
 
 
-def check_advertised(brokers: list[Broker], timeout: float) -> list[Check]:
+def check_advertised(brokers: list[BrokerInfo], timeout: float) -> list[Check]:
     """Connect to each broker at the address it advertises, as every client will after bootstrap."""
     checks = []
     for b in brokers:
-        subject = f"broker {b.node_id}"
+        subject = f"broker {b.id}"
         try:
             connect(b.host, b.port, timeout).close()
         except WireError as exc:
@@ -163,10 +153,10 @@ def check_advertised(brokers: list[Broker], timeout: float) -> list[Check]:
                 "advertised", subject, False,
                 f"advertises {b.address}, which this machine cannot reach: {exc}",
                 f"clients connect to the advertised address after bootstrap, so every "
-                f"produce/consume to broker {b.node_id} will fail. Set its advertised.listeners to "
+                f"produce/consume to broker {b.id} will fail. Set its advertised.listeners to "
                 f"an address reachable from here: from the host, the published listener (e.g. "
-                f"HOST://127.0.0.1:{9091 + b.node_id} in kpoc's docker-compose.yml, "
-                f"-b 127.0.0.1:9092); inside the compose network, kafka-{b.node_id}:19092",
+                f"HOST://127.0.0.1:{9091 + b.id} in kpoc's docker-compose.yml, "
+                f"-b 127.0.0.1:9092); inside the compose network, kafka-{b.id}:19092",
             ))
         else:
             checks.append(Check("advertised", subject, True, f"advertises {b.address}: reachable"))
@@ -177,15 +167,15 @@ def _who(node_id: int) -> str:
     return f"broker {node_id}" if node_id >= 0 else "the bootstrap server"
 
 
-def check_versions(targets: list[Broker], timeout: float) -> list[Check]:
+def check_versions(targets: list[BrokerInfo], timeout: float) -> list[Check]:
     """Kafka release and mode from each reachable broker's ApiVersions answer."""
     answers: dict[int, ApiVersionsInfo] = {}
     failures: list[str] = []
     for b in targets:
         try:
-            answers[b.node_id] = api_versions(b.host, b.port, timeout)
+            answers[b.id] = api_versions(b.host, b.port, timeout)
         except WireError as exc:
-            failures.append(f"broker {b.node_id}: {exc}")
+            failures.append(f"broker {b.id}: {exc}")
     client = f"client librdkafka {libversion()[0]}"
     if not answers:
         return [Check(
@@ -355,7 +345,7 @@ def diagnose(
         report.checks.extend(check_versions(reachable, step))
     else:  # ask the bootstrap servers themselves, which did answer
         host, port = bootstrap_addresses(config.bootstrap_servers)[0]
-        report.checks.extend(check_versions([Broker(-1, host, port)], step))
+        report.checks.extend(check_versions([BrokerInfo(-1, host, port)], step))
     if topic and not reachable:
         report.checks.append(Check(
             "durability", f"topic {topic}", False,
