@@ -286,10 +286,14 @@ class Admin:
     # -- cluster ----------------------------------------------------------------------------
 
     def cluster(self) -> ClusterInfo:
-        res = self._result(
-            self.client.describe_cluster(request_timeout=self.config.timeout), "describe cluster")
-        brokers = sorted((BrokerInfo(n.id, n.host, n.port) for n in res.nodes), key=lambda b: b.id)
-        return ClusterInfo(res.cluster_id, res.controller.id if res.controller else None, brokers)
+        """From a metadata request, not DescribeCluster: librdkafka sends DescribeCluster to the
+        controller it last knew, so after that node dies every call waits out the whole bound
+        until the metadata moves on, while a metadata request goes to any live broker."""
+        md = self._metadata()
+        brokers = sorted((BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values()),
+                         key=lambda b: b.id)
+        controller = md.controller_id if md.controller_id >= 0 else None
+        return ClusterInfo(md.cluster_id, controller, brokers)
 
     # -- topics -----------------------------------------------------------------------------
 

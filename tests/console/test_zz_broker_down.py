@@ -46,9 +46,6 @@ def console_process(kpoc_env):
             proc.kill()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open: in three of four fresh-clone CI runs the overview did not mark the killed node down "
-    "within 60 s (it passed in the fourth and on the helper's machine); not yet understood"))
 def test_a_killed_broker_is_marked_down(browser, console_process, cluster):
     manager = cluster.require_manager()
     victim = 3
@@ -59,8 +56,9 @@ def test_a_killed_broker_is_marked_down(browser, console_process, cluster):
     assert page.locator("#brokers .badge.ok").count() == 3
     assert manager.kill_node(victim)
     try:
-        # The overview re-renders itself every 5 s; no reload needed.
-        page.wait_for_selector(f'#brokers tr[data-broker="{victim}"].down', timeout=60_000)
+        # The overview re-renders itself every 5 s; no reload needed. "Within a few seconds":
+        # the page marks the node down on the next refresh or the one after.
+        page.wait_for_selector(f'#brokers tr[data-broker="{victim}"].down', timeout=20_000)
         assert page.locator("#brokers .badge.bad").count() == 1
         page.wait_for_function(
             "parseInt(document.getElementById('urp').textContent) > 0", timeout=30_000)
