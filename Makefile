@@ -84,7 +84,7 @@ check-containers: system-deps $(VENV)/.containers $(COMPOSE_SCHEMA)
 	$(PY) -m kpoc.cluster.compose | diff -u docker-compose.yml - \
 	  || { echo "docker-compose.yml is stale: run make compose" >&2; exit 1; }
 # Benchmarks (docs/benchmarks.md): full run < 15 min; quick is CI's smoke test (non-zero exit on a
-# missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 39092".
+# missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 28092".
 BENCH_ARGS ?=
 bench: setup
 	$(KPOC) bench $(BENCH_ARGS)

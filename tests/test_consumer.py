@@ -63,6 +63,28 @@ def test_offsets_committed_only_after_handling(config, make_topic, unique_name):
     assert [r.value for r in rest] == [f"{i}".encode() for i in range(3, 10)]
 
 
+def test_batches_commit_a_list_once_the_next_is_asked_for(config, make_topic, unique_name):
+    topic, group = make_topic(1, 3), unique_name("g")
+    _produce(config, topic, [{"value": f"{i}".encode()} for i in range(30)])
+    with Consumer(config, [topic], group) as c:
+        it = c.batches(batch=10)
+        first = next(it)
+        assert 1 <= len(first) <= 10
+        second = next(it)  # asking for it marks `first` handled; `second` is still in hand
+        assert second[0].offset() == len(first)
+    with Consumer(config, [topic], group) as c:
+        rest = [m.value() for b in c.batches(exit_at_end=True) for m in b]
+    assert rest == [f"{i}".encode() for i in range(len(first), 30)]
+
+
+def test_batches_stop_at_count(config, make_topic, unique_name):
+    topic = make_topic()
+    _produce(config, topic, [{"value": b"x"} for _ in range(40)])
+    with Consumer(config, [topic], unique_name("g"), start=parse_start("beginning")) as c:
+        sizes = [len(b) for b in c.batches(count=25, batch=10)]
+    assert sum(sizes) == 25 and max(sizes) <= 10
+
+
 @pytest.mark.parametrize("start,expected", [
     ("beginning", [0, 1, 2, 3, 4]), ("end", []), ("3", [3, 4]), ("-2", [3, 4]),
 ])

@@ -90,15 +90,29 @@ def test_undelivered_messages_are_reported_not_dropped(make_topic, cluster):
     assert all(r.error for r in reports)
 
 
-def test_load_mode_counts_every_ack(config, make_topic):
+@pytest.mark.parametrize("latency", [False, True], ids=["errors-only", "every-report"])
+def test_load_mode_counts_every_ack(config, make_topic, latency):
     topic = make_topic()
-    summary = run_load(config, topic, 20_000, 100)
+    summary = run_load(config, topic, 20_000, 100, latency=latency)
     d = summary.to_dict()
     assert d["acknowledged"] == 20_000 and d["failed"] == 0
     assert d["bytes"] == 2_000_000 and d["msgs_per_s"] > 0
-    assert 0 < d["latency_ms"]["p50"] <= d["latency_ms"]["p99"] <= d["latency_ms"]["max"]
+    if latency:
+        assert 0 < d["latency_ms"]["p50"] <= d["latency_ms"]["p99"] <= d["latency_ms"]["max"]
+        assert d["latency_ms"]["samples"] == 20_000 // 16
+    else:
+        assert d["latency_ms"] is None
     with Admin(config) as a:  # what the brokers hold, not what the client believes
         assert a.describe_topic(topic).messages == 20_000
+
+
+def test_load_mode_without_success_reports_still_counts_broker_rejections(config, make_topic):
+    # The broker refuses every message (larger than the topic's max.message.bytes): with only
+    # failures reported, none may be counted as acknowledged.
+    topic = make_topic(config={"max.message.bytes": "1000"})
+    summary = run_load(config, topic, 50, 4000)
+    assert summary.acknowledged == 0 and summary.failed == 50
+    assert dict(summary.errors) == {"MSG_SIZE_TOO_LARGE": 50}
 
 
 def test_load_mode_rate_limit(config, make_topic):

@@ -4,11 +4,14 @@
 
 - ``produce``: send every line of a payload file (as kcat -P does), acks=all, time from the first
   send to the last acknowledgement;
-- ``consume``: read ``count`` messages from the start of a topic, time from the subscription to
+- ``consume``: read ``count`` messages from the start of a topic, time from the assignment to
   the last message;
-- ``e2e-consume`` / ``e2e-produce``: the two halves of the end-to-end latency test. The producer
-  sends at a fixed rate with its send time (ns since the epoch) in each payload; the consumer,
-  a separate process, prints ``ready`` once assigned, then the latency percentiles.
+- ``e2e-pingpong``: EndToEndLatency's experiment (send one, wait for its ack and its receipt,
+  repeat) with kpoc's Producer and Consumer in one process;
+- ``e2e-consume`` / ``e2e-produce``: the two halves of the fixed-rate latency test. The producer
+  (kpoc's load mode) sends at a fixed rate with its send time (ns since the epoch) in each
+  payload; the consumer, a separate process, prints ``ready`` once assigned, then the latency
+  percentiles.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..config import ClientConfig
-from ..errors import DeliveryError, KafkaUnavailable
+from ..errors import DeliveryError
 
 
 def payload_lines(path: str, chunk: int = 1 << 22) -> Iterator[list[bytes]]:
@@ -56,63 +59,27 @@ def _flatten(path: str) -> Iterator[bytes]:
 
 
 def consume(config: ClientConfig, topic: str, count: int, partitions: int = 3) -> dict[str, Any]:
-    """Read ``count`` messages from the start of every partition with :mod:`kpoc.consumer`."""
+    """Read ``count`` messages from the start of every partition with :mod:`kpoc.consumer`.
+
+    The clock starts at the assignment, as ConsumerPerformance's excludes its group join."""
     from ..consumer import Consumer, parse_start
 
+    assigned: list[float] = []
     c = Consumer(config, [topic], group=f"kpoc-bench-{time.time_ns()}",
                  start=parse_start("beginning"), partitions=list(range(partitions)),
+                 on_event=lambda _e: assigned.append(time.monotonic()),
                  defaults={"enable.auto.commit": False, "enable.partition.eof": False})
     received = nbytes = 0
     with c:
-        start = time.monotonic()
-        for m in c.messages(count, batch=10_000):
-            received += 1
-            nbytes += len(m)
-        seconds = time.monotonic() - start
+        for batch in c.batches(count):
+            received += len(batch)
+            nbytes += sum(map(len, batch))
+        seconds = time.monotonic() - assigned[0]
     return {"messages": received, "bytes": nbytes, "seconds": seconds}
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    i = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
-    return sorted_values[i]
-
-
-def e2e_consume(config: ClientConfig, topic: str, count: int) -> dict[str, Any]:
-    """Receive ``count`` timestamped messages; return end-to-end latency percentiles (ms)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    from .._client import base_properties, make_client
-
-    props = base_properties(config, {
-        "group.id": f"kpoc-bench-e2e-{time.time_ns()}", "enable.auto.commit": False,
-        "enable.partition.eof": False,
-    })
-    c = make_client(Consumer, props)
-    try:
-        md = c.list_topics(topic, timeout=config.timeout).topics[topic]
-        if md.error is not None:
-            raise KafkaUnavailable(f"topic {topic}: {md.error.str()}")
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in md.partitions])
-        c.consume(1, 0.5)  # connects and starts the fetchers before the producer begins
-        print("ready", flush=True)
-        latencies: list[float] = []
-        deadline = time.monotonic() + config.timeout
-        while len(latencies) < count:
-            msgs = c.consume(1000, 0.2)
-            now = time.time_ns()
-            for m in msgs:
-                value = m.value()
-                if m.error() is None and value is not None:
-                    latencies.append((now - int(value[:19])) / 1e6)
-            if msgs:
-                deadline = time.monotonic() + config.timeout
-            elif time.monotonic() > deadline:
-                break
-    finally:
-        c.close()
-    latencies.sort()
+def _percentiles(latencies: list[float]) -> dict[str, Any]:
+    latencies = sorted(latencies)
     return {
         "messages": len(latencies),
         "p50_ms": _percentile(latencies, 50),
@@ -122,42 +89,82 @@ def e2e_consume(config: ClientConfig, topic: str, count: int) -> dict[str, Any]:
     }
 
 
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    i = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[i]
+
+
+def _latency_consumer(config: ClientConfig, topic: str, on_assigned: Any = None) -> Any:
+    from ..consumer import Consumer, parse_start
+
+    return Consumer(config, [topic], group=f"kpoc-bench-e2e-{time.time_ns()}",
+                    start=parse_start("beginning"), partitions=[0, 1, 2],
+                    on_event=on_assigned,
+                    defaults={"enable.auto.commit": False, "enable.partition.eof": False})
+
+
+def e2e_pingpong(config: ClientConfig, topic: str, count: int, size: int) -> dict[str, Any]:
+    """EndToEndLatency's experiment with kpoc's clients: send one message, wait for its
+    acknowledgement, then until the consumer has it; ``count`` times, one at a time."""
+    from ..producer import Producer
+
+    failed: list[str] = []
+    latencies: list[float] = []
+    with _latency_consumer(config, topic) as c, Producer(
+            config, lambda r: None if r.ok else failed.append(r.error or "")) as p:
+        p.partitions(topic)
+        received = c.batches(batch=1)
+        # One unmeasured round trip: connections, the offset lookup and the fetchers are up.
+        for i in range(count + 1):
+            value = b"%019d" % i + b"x" * max(0, size - 19)
+            begin = time.perf_counter()
+            p.send(topic, value)
+            p.flush()
+            got = next(received)
+            elapsed = (time.perf_counter() - begin) * 1000
+            if failed:
+                raise DeliveryError(f"message {i} was not acknowledged: {failed[0]}")
+            if len(got) != 1 or got[0].value() != value:
+                raise DeliveryError(f"message {i}: expected it alone, got {len(got)} messages")
+            if i:
+                latencies.append(elapsed)
+    return _percentiles(latencies)
+
+
+def e2e_consume(config: ClientConfig, topic: str, count: int, warmup: int) -> dict[str, Any]:
+    """Receive ``warmup`` + ``count`` messages; return the end-to-end latency percentiles (ms)
+    of the timestamped ones (warm-up messages carry a zero stamp)."""
+    latencies: list[float] = []
+    with _latency_consumer(config, topic, lambda _e: print("ready", flush=True)) as c:
+        for batch in c.batches(count + warmup, batch=1000):
+            now = time.time_ns()
+            latencies.extend((now - sent) / 1e6 for sent in map(int, _stamps(batch)) if sent)
+    return _percentiles(latencies)
+
+
+def _stamps(batch: list[Any]) -> Iterator[bytes]:
+    for m in batch:
+        yield m.value()[:19]
+
+
 def e2e_produce(
-    config: ClientConfig, topic: str, count: int, size: int, rate: float
+    config: ClientConfig, topic: str, count: int, size: int, rate: float, warmup: int
 ) -> dict[str, Any]:
-    """Send ``count`` messages of ``size`` bytes at ``rate`` msg/s, each carrying its send time."""
-    from confluent_kafka import Producer
+    """Send ``warmup`` + ``count`` messages of ``size`` bytes at ``rate`` msg/s with kpoc's load
+    mode; after the warm-up (connections, producer id), each is stamped with its send time (ns
+    since the epoch) as it is handed to librdkafka."""
+    from ..producer import run_load
 
-    from .._client import base_properties, make_client
-
-    errors: list[str] = []
-    # linger.ms=5 (Kafka 4's default): at 5,000 msg/s, linger 0 means one acks=all request per
-    # message, which on a small machine queues up faster than three brokers can replicate.
-    props = base_properties(config, {"acks": "all", "linger.ms": 5,
-                                      "enable.idempotence": True})
-    props["on_delivery"] = lambda err, _msg: errors.append(err.str()) if err else None
-    p = make_client(Producer, props)
-    produce, poll = p.produce, p.poll
     pad = b"x" * max(0, size - 19)
-    start = time.monotonic()
-    sent = 0
-    while sent < count:
-        # Send every message that is due, then sleep ≥ 1 ms: bursts of rate/1000 messages.
-        due = min(count, int((time.monotonic() - start) * rate) + 1)
-        while sent < due:
-            produce(topic, b"%019d" % time.time_ns() + pad)
-            sent += 1
-        poll(0)
-        delay = start + sent / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(max(delay, 0.001))
-    left = p.flush(config.timeout)
-    while left and time.monotonic() - start < config.timeout * 4:
-        left = p.flush(config.timeout)
-    seconds = time.monotonic() - start
-    if left or errors:
-        raise DeliveryError(f"{left} unacknowledged, {len(errors)} failed: {errors[:1]}")
-    return {"messages": count, "seconds": seconds}
+    total = warmup + count
+    stamped = (b"%019d" % (time.time_ns() if i >= warmup else 0) + pad for i in range(total))
+    s = run_load(config, topic, total, size, rate, payloads=stamped)
+    if s.failed or s.acknowledged != total:
+        raise DeliveryError(f"{s.acknowledged} of {total} acknowledged, {s.failed} failed: "
+                            f"{dict(s.errors)}")
+    return {"messages": count, "seconds": s.seconds}
 
 
 def main(argv: list[str]) -> int:
@@ -168,10 +175,13 @@ def main(argv: list[str]) -> int:
         result = produce(config, spec["topic"], spec["payload_file"])
     elif job == "consume":
         result = consume(config, spec["topic"], spec["count"])
+    elif job == "e2e-pingpong":
+        result = e2e_pingpong(config, spec["topic"], spec["count"], spec["size"])
     elif job == "e2e-consume":
-        result = e2e_consume(config, spec["topic"], spec["count"])
+        result = e2e_consume(config, spec["topic"], spec["count"], spec.get("warmup", 0))
     elif job == "e2e-produce":
-        result = e2e_produce(config, spec["topic"], spec["count"], spec["size"], spec["rate"])
+        result = e2e_produce(config, spec["topic"], spec["count"], spec["size"], spec["rate"],
+                             spec.get("warmup", 0))
     else:
         raise SystemExit(f"unknown job {job!r}")
     print(json.dumps(result), flush=True)

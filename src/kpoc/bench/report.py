@@ -67,7 +67,9 @@ def _fmt(v: float, fig: str) -> str:
 
 def scenario_title(sc: dict[str, Any]) -> str:
     if sc["kind"] == "latency":
-        return f"end-to-end latency, {sc['size']} B"
+        if sc.get("rate"):
+            return f"end-to-end latency at {sc['rate']:,} msg/s, {sc['size']} B"
+        return f"end-to-end latency, one at a time, {sc['size']} B"
     n = sc["count"]
     label = f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
     size = "1 KiB" if sc["size"] == 1024 else f"{sc['size']} B"

@@ -143,11 +143,14 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
 @click.option("-s", "--size", type=int, default=100, show_default=True,
               help="Load mode: bytes per message.")
 @click.option("-r", "--rate", type=float, help="Load mode: messages per second (default: max).")
+@click.option("--latency", is_flag=True,
+              help="Load mode: also sample delivery latency (a report per message; slower).")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures only.")
 def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: str,
             key: str | None, key_delimiter: str | None, header: tuple[str, ...],
             partition: int | None, validate_json: bool, input_format: str, count: int | None,
-            size: int, rate: float | None, quiet: bool, output: str, **conn: Any) -> None:
+            size: int, rate: float | None, latency: bool, quiet: bool, output: str,
+            **conn: Any) -> None:
     """Send messages to a topic and print a delivery report for each one.
 
     Messages come from VALUES, else from --file, else from stdin (one per line). Each is
@@ -161,11 +164,12 @@ def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: st
       kpoc produce -t teste -H source=cli -H trace=1 '{"id":1}' --json
       kpoc consume -t teste -e -o json | kpoc produce -t copy --input json
       kpoc produce --count 100000 --size 100          # load mode with a summary
+      kpoc produce --count 10000 --rate 1000 --latency # … and delivery latency p50/p99
     """
     config = config_from(conn)
     headers = [parse_header(h) for h in header]
     if count is not None:
-        _load(config, topic, count, size, rate, output)
+        _load(config, topic, count, size, rate, latency, output)
         return
     reporter = _Reporter(output, quiet)
     raw = _values(values, file, delimiter)
@@ -179,14 +183,14 @@ def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: st
     reporter.finish()
 
 
-def _load(config: Any, topic: str, count: int, size: int, rate: float | None,
+def _load(config: Any, topic: str, count: int, size: int, rate: float | None, latency: bool,
           output: str) -> None:
     with Progress(TextColumn("[bold]producing[/]"), BarColumn(),
                   TextColumn("{task.completed:,}/{task.total:,} msgs"), TimeRemainingColumn(),
                   console=err, transient=True, disable=output == "json") as bar:
         task = bar.add_task("produce", total=count)
         summary = run_load(config, topic, count, size, rate,
-                           progress=lambda n: bar.advance(task, n))
+                           progress=lambda n: bar.advance(task, n), latency=latency)
     d = summary.to_dict()
     if output == "json":
         emit_json(d)
@@ -194,9 +198,9 @@ def _load(config: Any, topic: str, count: int, size: int, rate: float | None,
         lat = d["latency_ms"]
         out.print(f"{d['acknowledged']:,} of {count:,} messages acknowledged to {topic} "
                   f"({d['bytes'] / 1e6:.1f} MB) in {d['seconds']:.2f} s: "
-                  f"{d['msgs_per_s']:,.0f} msgs/s, {d['mb_per_s']:.2f} MB/s; delivery latency "
-                  f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms",
-                  markup=False)
+                  f"{d['msgs_per_s']:,.0f} msgs/s, {d['mb_per_s']:.2f} MB/s" + (
+                      f"; delivery latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, "
+                      f"max {lat['max']:.1f} ms" if lat else ""), markup=False)
     if summary.failed:
         raise DeliveryError(f"{summary.failed:,} of {count:,} messages not acknowledged "
                             f"({', '.join(f'{k}×{v}' for k, v in summary.errors.items())})",
