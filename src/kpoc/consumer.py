@@ -109,7 +109,7 @@ def _tp(msg: Any) -> tuple[str, int]:
 
 
 # Unbound methods, for C-level map() over a batch instead of a Python loop per message.
-_error, _offset = Message.error, Message.offset
+_error = Message.error
 
 
 def _tps(msgs: list[Any]) -> Iterator[tuple[Any, Any]]:
@@ -340,10 +340,13 @@ class Consumer:
         msgs, n = self._batch[:self._done[0]], self._done[0]
         self._batch, self._done = [], [0]
         if n and self._client is not None:
-            last: dict[Any, Any] = dict(zip(_tps(msgs), map(_offset, msgs), strict=True))
+            # The last message of each partition: keyed by partition number alone when there
+            # is one topic (no tuple or string hash per message), else by (topic, partition).
+            keys = map(Message.partition, msgs) if len(self.topics) == 1 else _tps(msgs)
+            last = dict(zip(keys, msgs, strict=True)).values()
             with contextlib.suppress(KafkaException):
-                self._client.store_offsets(offsets=[TopicPartition(t, p, o + 1)
-                                                    for (t, p), o in last.items()])
+                self._client.store_offsets(offsets=[
+                    TopicPartition(m.topic(), m.partition(), m.offset() + 1) for m in last])
 
     def stop(self) -> None:
         """Ask a :meth:`records` loop (another thread, or a signal handler) to return after the

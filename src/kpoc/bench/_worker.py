@@ -4,6 +4,7 @@
 
 - ``produce``: send every line of a payload file (as kcat -P does), acks=all, time from the first
   send to the last acknowledgement;
+- ``produce-synthetic``: ``kpoc produce --count`` (random payloads), for the memory test;
 - ``consume``: read ``count`` messages from the start of a topic, time from the assignment to
   the last message;
 - ``e2e-pingpong``: EndToEndLatency's experiment (send one, wait for its ack and its receipt,
@@ -47,6 +48,17 @@ def produce(config: ClientConfig, topic: str, payload_file: str) -> dict[str, An
 
     count = sum(len(b) for b in payload_lines(payload_file))
     s = run_load(config, topic, count, 0, payloads=_flatten(payload_file))
+    if s.failed or s.acknowledged != count:
+        raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
+                            f"{dict(s.errors)}")
+    return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
+
+
+def produce_synthetic(config: ClientConfig, topic: str, count: int, size: int) -> dict[str, Any]:
+    """``kpoc produce --count N --size S``'s code path, for its peak RSS over many messages."""
+    from ..producer import run_load
+
+    s = run_load(config, topic, count, size)
     if s.failed or s.acknowledged != count:
         raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
                             f"{dict(s.errors)}")
@@ -173,6 +185,8 @@ def main(argv: list[str]) -> int:
     job = spec["job"]
     if job == "produce":
         result = produce(config, spec["topic"], spec["payload_file"])
+    elif job == "produce-synthetic":
+        result = produce_synthetic(config, spec["topic"], spec["count"], spec["size"])
     elif job == "consume":
         result = consume(config, spec["topic"], spec["count"])
     elif job == "e2e-pingpong":
