@@ -31,6 +31,7 @@ from ._client import (
     make_client,
     partition_count,
     translate,
+    wait_metadata,
 )
 from .config import ClientConfig
 from .envelope import Record
@@ -172,6 +173,10 @@ class Consumer:
                     raise UsageError(f"partition {p} out of range: {topic!r} has {counts[topic]} "
                                      "partitions", f"use --partition 0..{counts[topic] - 1}")
                 tps.append(TopicPartition(topic, p))
+            # Leaders must be in this client's own metadata before assign(): otherwise
+            # librdkafka finds no leader for the first offset lookup and retries it only after
+            # a fixed 500 ms, which every `kpoc consume -p` paid before its first message.
+            wait_metadata(self.client, self.config, "a metadata request", topic)
         self._position(tps)
         self.client.assign(tps)
         self.assigned = {(tp.topic, tp.partition) for tp in tps}
