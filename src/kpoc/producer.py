@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, partition_count
+from ._client import base_properties, make_client, partition_count, wait_metadata
 from .config import ClientConfig
 from .errors import UsageError
 
@@ -147,6 +147,9 @@ class Producer:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
             self._partitions[topic] = partition_count(self.config, topic, "write")
+            # And into this client's own metadata: a first message to a topic it has not seen
+            # waited ~1 s for librdkafka's metadata retry timers (measured on a warm cluster).
+            wait_metadata(self.client, self.config, "a metadata request", topic)
         return self._partitions[topic]
 
     def check_partition(self, topic: str, partition: int | None) -> None:
