@@ -78,7 +78,7 @@ TOOL_NAMES = {"kcat": "kcat", "java": "Kafka Java tool", "kpoc": "kpoc"}
 @dataclass(frozen=True)
 class Settings:
     quick: bool = False
-    runs: int = 3
+    runs: int = 5
     produce: tuple[tuple[int, int], ...] = ((100, 1_000_000), (1024, 200_000))
     latency_rate: int = 5000
     latency_seconds: float = 30.0
@@ -94,7 +94,7 @@ class Settings:
                        latency_rate=1000, latency_seconds=5.0, java_latency_count=300,
                        memory_count=200_000,
                        scenarios=scenarios or cls.scenarios)
-        return cls(runs=runs or 3, scenarios=scenarios or cls.scenarios)
+        return cls(runs=runs or 5, scenarios=scenarios or cls.scenarios)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -19,7 +19,7 @@ _SCENARIOS = ("produce", "consume", "latency")
               help="Small counts, one run: a smoke test in under 2 minutes.")
 @click.option("--runs", type=click.IntRange(1, 20), envvar="KPOC_BENCH_RUNS",
               help="Runs per tool and scenario; the median is reported [env KPOC_BENCH_RUNS; "
-                   "default 3, 1 with --quick].")
+                   "default 5, 1 with --quick].")
 @click.option("--only", "only", multiple=True, type=click.Choice(_SCENARIOS),
               help="Run only this scenario (repeatable).")
 @click.option("-b", "--bootstrap-servers", envvar="KPOC_BENCH_BOOTSTRAP_SERVERS",
@@ -44,7 +44,7 @@ def bench(quick: bool, runs: int | None, only: tuple[str, ...], bootstrap_server
 
     Produce (1M × 100 B and 200k × 1 KiB, acks=all), consume the same back, end-to-end latency
     one message at a time (as EndToEndLatency measures it) and, for kpoc, at 5,000 msg/s for
-    30 s; each the median of 3 runs with tools alternating. Prints
+    30 s; each the median of 5 runs with tools alternating. Prints
     one table with kpoc ÷ best-peer ratios and writes <out>/<mode>-<time>.json and .png.
     Exits non-zero if any figure is missing or zero.
 
