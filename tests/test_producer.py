@@ -106,6 +106,14 @@ def test_load_mode_counts_every_ack(config, make_topic, latency):
         assert a.describe_topic(topic).messages == 20_000
 
 
+def test_load_mode_waits_for_a_producer_id_only_when_idempotent(cluster, make_topic):
+    topic = make_topic()
+    plain = ClientConfig(cluster.bootstrap_servers, {"enable.idempotence": "false"}, timeout=15)
+    summary = run_load(plain, topic, 100, 10)
+    # No id will ever be assigned: waiting for one would have taken the whole 15 s bound.
+    assert summary.acknowledged == 100 and summary.ready_seconds < 10
+
+
 def test_load_mode_without_success_reports_still_counts_broker_rejections(config, make_topic):
     # The broker refuses every message (larger than the topic's max.message.bytes): with only
     # failures reported, none may be counted as acknowledged.

@@ -21,6 +21,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from ..config import ClientConfig
@@ -47,7 +48,8 @@ def produce(config: ClientConfig, topic: str, payload_file: str) -> dict[str, An
     from ..producer import run_load
 
     count = sum(len(b) for b in payload_lines(payload_file))
-    s = run_load(config, topic, count, 0, payloads=_flatten(payload_file))
+    payloads = chain.from_iterable(payload_lines(payload_file))
+    s = run_load(config, topic, count, 0, payloads=payloads)
     if s.failed or s.acknowledged != count:
         raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
                             f"{dict(s.errors)}")
@@ -63,11 +65,6 @@ def produce_synthetic(config: ClientConfig, topic: str, count: int, size: int) -
         raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
                             f"{dict(s.errors)}")
     return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
-
-
-def _flatten(path: str) -> Iterator[bytes]:
-    for lines in payload_lines(path):
-        yield from lines
 
 
 def consume(config: ClientConfig, topic: str, count: int, partitions: int = 3) -> dict[str, Any]:

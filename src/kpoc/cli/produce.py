@@ -198,7 +198,8 @@ def _load(config: Any, topic: str, count: int, size: int, rate: float | None, la
         lat = d["latency_ms"]
         out.print(f"{d['acknowledged']:,} of {count:,} messages acknowledged to {topic} "
                   f"({d['bytes'] / 1e6:.1f} MB) in {d['seconds']:.2f} s: "
-                  f"{d['msgs_per_s']:,.0f} msgs/s, {d['mb_per_s']:.2f} MB/s" + (
+                  f"{d['msgs_per_s']:,.0f} msgs/s, {d['mb_per_s']:.2f} MB/s (producer ready "
+                  f"after {d['ready_seconds']:.2f} s)" + (
                       f"; delivery latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, "
                       f"max {lat['max']:.1f} ms" if lat else ""), markup=False)
     if summary.failed:
