@@ -51,6 +51,11 @@ class Reader:
         lines = self.files[-1].with_suffix(".err").read_text(errors="replace").splitlines()
         return lines[-1].strip() if lines else ""
 
+    def rejoins(self) -> int:
+        """How often a reader replaced its consumer after a fatal error (e.g. fenced)."""
+        return sum(f.with_suffix(".err").read_text(errors="replace").count("rejoin: ")
+                   for f in self.files)
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

@@ -21,7 +21,7 @@ COMMIT_INTERVAL_MS = 1000
 def _child(argv: list[str]) -> int:
     import logging
 
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     ap = argparse.ArgumentParser(prog="kpoc.chaos._worker")
     ap.add_argument("--bootstrap", required=True)
@@ -40,49 +40,82 @@ def _child(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     quiet = logging.getLogger("kpoc.chaos.reader")
-    quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
-    consumer = Consumer({
-        "bootstrap.servers": a.bootstrap,
-        "group.id": a.group,
-        # Static membership: a restarted reader takes its predecessor's place at once instead of
-        # waiting for the dead member's session to expire.
-        "group.instance.id": f"{a.group}-reader",
-        "session.timeout.ms": 10000,
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": True,
-        "auto.commit.interval.ms": COMMIT_INTERVAL_MS,
-        "enable.auto.offset.store": False,
-        "logger": quiet,
-        "error_cb": lambda err: None,
-    })
+    fatal: list[str] = []
+
+    class FatalWatch(logging.Handler):
+        # librdkafka logs a fatal error ("FATAL … Fatal error: …") even when error_cb is not
+        # told (seen with a fenced static member): the log is the dependable signal.
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if text.startswith("FATAL"):
+                fatal.append(text)
+
+    quiet.addHandler(FatalWatch(logging.ERROR))
+    def on_error(err: object) -> None:
+        # A fatal error leaves the handle unusable; consume() goes on returning nothing.
+        if getattr(err, "fatal", lambda: False)():
+            fatal.append(str(err))
+
+    def new_consumer() -> Consumer:
+        c = Consumer({
+            "bootstrap.servers": a.bootstrap,
+            "group.id": a.group,
+            # Static membership: a restarted reader takes its predecessor's place at once
+            # instead of waiting for the dead member's session to expire.
+            "group.instance.id": f"{a.group}-reader",
+            "session.timeout.ms": 10000,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": True,
+            "auto.commit.interval.ms": COMMIT_INTERVAL_MS,
+            "enable.auto.offset.store": False,
+            "logger": quiet,
+            "error_cb": on_error,
+        })
+        c.subscribe([a.topic], on_revoke=on_revoke)
+        return c
 
     def on_revoke(c: Consumer, parts: list) -> None:
         # Nothing stored since the last commit, or the coordinator is away: nothing to do.
         with contextlib.suppress(Exception):
             c.commit(asynchronous=False)
 
-    consumer.subscribe([a.topic], on_revoke=on_revoke)
+    consumer = new_consumer()
     fd = os.open(a.out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         while not stop:
+            if fatal:
+                # Seen after a group coordinator died: the static member's session expired, the
+                # new coordinator fenced it (FENCED_INSTANCE_ID) and librdkafka made that fatal.
+                # A fresh consumer with the same instance id rejoins at the committed offsets
+                # (at least once: what it re-reads counts as re-delivered).
+                print(f"rejoin: {fatal[0]}", file=sys.stderr, flush=True)
+                fatal.clear()
+                with contextlib.suppress(Exception):
+                    consumer.close()
+                consumer = new_consumer()
             msgs = consumer.consume(a.batch, timeout=0.5)
             lines = []
             nxt: dict[int, int] = {}
             for m in msgs:
                 part, off = m.partition(), m.offset()
-                if m.error() is not None or part is None or off is None:
+                err = m.error()
+                if err is not None and err.fatal():
+                    fatal.append(str(err))
+                if err is not None or part is None or off is None:
                     continue
                 ps = parse_value(m.value())
                 lines.append(f"{part} {off} {ps[1] if ps else '-'}\n")
                 nxt[part] = off + 1
             if lines:
                 os.write(fd, "".join(lines).encode())  # processed ...
-                consumer.store_offsets(offsets=[TopicPartition(a.topic, p, o)  # ... then stored
-                                                for p, o in nxt.items()])
+                with contextlib.suppress(KafkaException):  # (a dead handle: re-read later)
+                    consumer.store_offsets(offsets=[TopicPartition(a.topic, p, o)  # ... stored
+                                                    for p, o in nxt.items()])
     finally:
         os.close(fd)
-        consumer.close()  # commits what is stored
+        with contextlib.suppress(Exception):
+            consumer.close()  # commits what is stored
     return 0
 
 
