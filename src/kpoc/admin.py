@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import (
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
@@ -28,7 +29,14 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from ._client import admin_client, translate, unavailable, wait_metadata
+from ._client import (
+    admin_client,
+    base_properties,
+    make_client,
+    translate,
+    unavailable,
+    wait_metadata,
+)
 from .config import ClientConfig, validate_topic_name
 from .errors import KpocError, NotFound, UsageError
 
@@ -454,11 +462,27 @@ class Admin:
                         "list groups with `kpoc groups list`")
 
     def _committed(self, group: str) -> dict[tuple[str, int], int]:
-        fut = self.client.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)], request_timeout=self.config.timeout)[group]
-        res = self._result(fut, f"list offsets of group {group!r}")
-        return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions or []
-                if tp.offset >= 0}
+        """A group's committed offsets, asked through a consumer handle that never joins.
+
+        Not the admin API's ListConsumerGroupOffsets: librdkafka dereferences a null group
+        handle in an admin client when the coordinator answers NOT_COORDINATOR (librdkafka issue
+        5040, open), which is what a coordinator that has just moved answers — the console's
+        lag sampler would crash while a broker is down. A consumer has that handle."""
+        md = self._metadata()
+        tps = [TopicPartition(name, p) for name, tmd in md.topics.items()
+               if not name.startswith("__") for p in tmd.partitions]
+        if not tps:
+            return {}
+        consumer = make_client(_RdConsumer, base_properties(self.config, {
+            "group.id": group, "enable.auto.commit": False}))
+        try:
+            got = consumer.committed(tps, timeout=self.config.timeout)
+        except KafkaException as exc:
+            raise translate(exc, self.config, f"list offsets of group {group!r}") from None
+        finally:
+            consumer.close()
+        return {(tp.topic, tp.partition): tp.offset for tp in got
+                if tp.error is None and tp.offset >= 0}
 
     def reset_offsets(self, group: str, topic: str, target: str | int,
                       partitions: list[int] | None = None, dry_run: bool = False
