@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -51,9 +52,19 @@ class Row:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A base port for `cluster up` whose client and controller ports (base..+2, base+100..+102)
+    are all free, below Linux's ephemeral range: a port the kernel hands out (bind to 0) can have
+    busy neighbours, and then `up` reports the port clash instead of the error a row is about."""
+    for _ in range(200):
+        base = random.randrange(20_000, 27_000)
+        try:
+            for port in (*range(base, base + 3), *range(base + 100, base + 103)):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports in 20000-27102")
 
 
 DEAD = "127.0.0.1:1"
