@@ -286,9 +286,15 @@ def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe"
     return md
 
 
-def partition_count(config: ClientConfig, topic: str, operation: str) -> int:
+def partition_count(config: ClientConfig, topic: str, operation: str,
+                    client: Any = None) -> int:
     """How many partitions ``topic`` has; a missing topic is an error now, not after librdkafka's
-    30 s metadata wait (topics are never auto-created on kpoc's clusters)."""
+    30 s metadata wait (topics are never auto-created on kpoc's clusters).
+
+    With ``client`` (a producer or consumer about to use the topic), the topic also goes into
+    that client's own metadata: otherwise librdkafka, finding no leader, retries on fixed timers
+    — a producer's first message waited ~1 s, a consumer's first offset lookup after assign()
+    500 ms."""
     validate_topic_name(topic)
     tmd = topic_metadata(config, topic, operation).topics.get(topic)
     if tmd is None or tmd.error is not None:
@@ -298,6 +304,8 @@ def partition_count(config: ClientConfig, topic: str, operation: str) -> int:
         raise NotFound(f"topic {topic!r} does not exist on {config.bootstrap_servers}",
                        f"list topics with `kpoc topics list` or create it with "
                        f"`kpoc topics create {topic}`")
+    if client is not None:
+        wait_metadata(client, config, "a metadata request", topic)
     return len(tmd.partitions)
 
 

@@ -31,7 +31,6 @@ from ._client import (
     make_client,
     partition_count,
     translate,
-    wait_metadata,
 )
 from .config import ClientConfig
 from .envelope import Record
@@ -157,11 +156,10 @@ class Consumer:
 
     # -- joining ---------------------------------------------------------------------------
 
-    def _check_topics(self) -> dict[str, int]:
-        return {t: partition_count(self.config, t, "read") for t in self.topics}
-
     def _join(self) -> None:
-        counts = self._check_topics()
+        # A manual reader assigns at once, so the leaders go into its own client's metadata too.
+        client = None if self.manual is None else self.client
+        counts = {t: partition_count(self.config, t, "read", client) for t in self.topics}
         if self.manual is None:
             self.client.subscribe(self.topics, on_assign=self._assigned,
                                   on_revoke=self._revoked, on_lost=self._lost)
@@ -173,10 +171,6 @@ class Consumer:
                     raise UsageError(f"partition {p} out of range: {topic!r} has {counts[topic]} "
                                      "partitions", f"use --partition 0..{counts[topic] - 1}")
                 tps.append(TopicPartition(topic, p))
-            # Leaders must be in this client's own metadata before assign(): otherwise
-            # librdkafka finds no leader for the first offset lookup and retries it only after
-            # a fixed 500 ms, which every `kpoc consume -p` paid before its first message.
-            wait_metadata(self.client, self.config, "a metadata request", topic)
         self._position(tps)
         self.client.assign(tps)
         self.assigned = {(tp.topic, tp.partition) for tp in tps}

@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, partition_count, wait_metadata
+from ._client import base_properties, make_client, partition_count
 from .config import ClientConfig
 from .errors import UsageError
 
@@ -147,10 +147,7 @@ class Producer:
     def partitions(self, topic: str) -> int:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
-            self._partitions[topic] = partition_count(self.config, topic, "write")
-            # And into this client's own metadata: a first message to a topic it has not seen
-            # waited ~1 s for librdkafka's metadata retry timers (measured on a warm cluster).
-            wait_metadata(self.client, self.config, "a metadata request", topic)
+            self._partitions[topic] = partition_count(self.config, topic, "write", self.client)
         return self._partitions[topic]
 
     def check_partition(self, topic: str, partition: int | None) -> None:
@@ -363,14 +360,15 @@ def run_load(config: ClientConfig, topic: str, count: int, size: int,
         raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
     summary = LoadSummary(topic, count, size)
     watch = _ProducerIdWatch()
+    idempotent = _idempotent(config)
     defaults = {**LOAD_DEFAULTS, "delivery.report.only.error": not latency}
-    if _idempotent(config):
+    if idempotent:
         defaults.update({"statistics.interval.ms": 50, "stats_cb": watch})
     producer = Producer(config, on_report=lambda r: None, defaults=defaults)
     ready = time.perf_counter()
     producer.partitions(topic)
     client = producer.client
-    if _idempotent(config):
+    if idempotent:
         # Bounded: without an id by then, the first messages wait for it and say so in reports.
         while not watch.assigned and time.perf_counter() - ready < config.timeout:
             client.poll(0.01)

@@ -45,26 +45,26 @@ def payload_lines(path: str, chunk: int = 1 << 22) -> Iterator[list[bytes]]:
 
 def produce(config: ClientConfig, topic: str, payload_file: str) -> dict[str, Any]:
     """Produce every payload of the file with :func:`kpoc.producer.run_load`."""
-    from ..producer import run_load
-
     count = sum(len(b) for b in payload_lines(payload_file))
-    payloads = chain.from_iterable(payload_lines(payload_file))
-    s = run_load(config, topic, count, 0, payloads=payloads)
-    if s.failed or s.acknowledged != count:
-        raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
-                            f"{dict(s.errors)}")
+    s = _load(config, topic, count, 0, payloads=chain.from_iterable(payload_lines(payload_file)))
     return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
 
 
 def produce_synthetic(config: ClientConfig, topic: str, count: int, size: int) -> dict[str, Any]:
     """``kpoc produce --count N --size S``'s code path, for its peak RSS over many messages."""
+    s = _load(config, topic, count, size)
+    return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
+
+
+def _load(config: ClientConfig, topic: str, count: int, size: int, **kwargs: Any) -> Any:
+    """:func:`kpoc.producer.run_load`, failing the job unless all ``count`` were acknowledged."""
     from ..producer import run_load
 
-    s = run_load(config, topic, count, size)
+    s = run_load(config, topic, count, size, **kwargs)
     if s.failed or s.acknowledged != count:
         raise DeliveryError(f"{s.acknowledged} of {count} acknowledged, {s.failed} failed: "
                             f"{dict(s.errors)}")
-    return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
+    return s
 
 
 def consume(config: ClientConfig, topic: str, count: int, partitions: int = 3) -> dict[str, Any]:
@@ -88,21 +88,16 @@ def consume(config: ClientConfig, topic: str, count: int, partitions: int = 3) -
 
 
 def _percentiles(latencies: list[float]) -> dict[str, Any]:
+    from ..producer import percentile
+
     latencies = sorted(latencies)
     return {
         "messages": len(latencies),
-        "p50_ms": _percentile(latencies, 50),
-        "p99_ms": _percentile(latencies, 99),
-        "p99_9_ms": _percentile(latencies, 99.9),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "p99_9_ms": percentile(latencies, 99.9),
         "max_ms": latencies[-1] if latencies else 0.0,
     }
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    i = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
-    return sorted_values[i]
 
 
 def _latency_consumer(config: ClientConfig, topic: str, on_assigned: Any = None) -> Any:
@@ -164,15 +159,10 @@ def e2e_produce(
     """Send ``warmup`` + ``count`` messages of ``size`` bytes at ``rate`` msg/s with kpoc's load
     mode; after the warm-up (connections, producer id), each is stamped with its send time (ns
     since the epoch) as it is handed to librdkafka."""
-    from ..producer import run_load
-
     pad = b"x" * max(0, size - 19)
     total = warmup + count
     stamped = (b"%019d" % (time.time_ns() if i >= warmup else 0) + pad for i in range(total))
-    s = run_load(config, topic, total, size, rate, payloads=stamped)
-    if s.failed or s.acknowledged != total:
-        raise DeliveryError(f"{s.acknowledged} of {total} acknowledged, {s.failed} failed: "
-                            f"{dict(s.errors)}")
+    s = _load(config, topic, total, size, rate=rate, payloads=stamped)
     return {"messages": count, "seconds": s.seconds}
 
 
