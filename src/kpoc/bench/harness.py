@@ -32,6 +32,7 @@ from ..config import ClientConfig
 from ..errors import KpocError, PrerequisiteError
 from . import _tools as t
 from ._tools import Sample
+from .report import FIGURES
 
 Progress = Callable[[str], None]
 
@@ -306,8 +307,7 @@ class Bench:
         res = t.kpoc_result(p)
         if res is None or res["messages"] != s.java_latency_count:
             return t._fail(tool, run, p, "kpoc ping-pong latency")
-        return Sample(tool, run, {k: float(res[k]) for k in ("p50_ms", "p99_ms", "p99_9_ms")},
-                      p.max_rss_mb, p.wall_s)
+        return Sample(tool, run, _latency_figures(res), p.max_rss_mb, p.wall_s)
 
     def rate_latency_once(self, run: int) -> Sample:
         s = self.settings
@@ -385,8 +385,11 @@ def _kpoc_latency(run: int, base: dict[str, Any], s: Settings) -> Sample:
     if res is None or res["messages"] < base["count"]:
         got = res["messages"] if res else 0
         return Sample("kpoc", run, error=f"latency consumer received {got} of {base['count']}")
-    figs = {k: float(res[k]) for k in ("p50_ms", "p99_ms", "p99_9_ms")}
-    return Sample("kpoc", run, figs, p.max_rss_mb, p.wall_s)
+    return Sample("kpoc", run, _latency_figures(res), p.max_rss_mb, p.wall_s)
+
+
+def _latency_figures(res: dict[str, Any]) -> dict[str, float]:
+    return {k: float(res[k]) for k in FIGURES["latency"]}
 
 
 # -- the whole run ----
