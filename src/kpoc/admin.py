@@ -384,7 +384,9 @@ class Admin:
 
     def _wait_topic(self, name: str, partitions: int) -> TopicInfo:
         """Creation is acknowledged before every broker knows the leaders. Metadata requests go
-        to any broker, so wait until several in a row agree the topic is ready."""
+        to any broker, so wait until several in a row agree the topic is ready, and then until
+        every leader answers for its partition (metadata can name a leader that does not yet:
+        `kpoc demo` once failed its first list-offsets with UNKNOWN_TOPIC_OR_PART)."""
         deadline = time.monotonic() + self.config.timeout
         agreed = 0
         while True:
@@ -393,7 +395,11 @@ class Admin:
                     and all(p.leader >= 0 for p in tmd.partitions.values())):
                 agreed += 1
                 if agreed >= 5:
-                    return self._topic_info(tmd, {})
+                    served = self._watermarks(((name, p) for p in tmd.partitions),
+                                              skip_vanished=True)
+                    if len(served) == partitions:
+                        return self._topic_info(tmd, {})
+                    agreed = 0
             else:
                 agreed = 0
             if time.monotonic() > deadline:
