@@ -7,7 +7,7 @@ import time
 import pytest
 
 from kpoc.config import ClientConfig
-from kpoc.consumer import Consumer, GroupEvent, StartPosition, parse_start
+from kpoc.consumer import BATCH_BYTES, Consumer, GroupEvent, StartPosition, parse_start
 from kpoc.errors import NotFound, UsageError
 from kpoc.producer import DeliveryReport, Producer
 
@@ -83,6 +83,17 @@ def test_batches_stop_at_count(config, make_topic, unique_name):
     with Consumer(config, [topic], unique_name("g"), start=parse_start("beginning")) as c:
         sizes = [len(b) for b in c.batches(count=25, batch=10)]
     assert sum(sizes) == 25 and max(sizes) <= 10
+
+
+def test_batches_hold_about_half_a_mebibyte_of_values(config, make_topic, unique_name):
+    # Big lists of big values are slower (the allocator hands their memory back to the kernel
+    # and faults it in again): after the first list, the length follows the value size.
+    topic = make_topic(1, 3)
+    _produce(config, topic, [{"value": bytes([i]) * 100_000} for i in range(30)])
+    with Consumer(config, [topic], unique_name("g"), start=parse_start("beginning")) as c:
+        sizes = [len(b) for b in c.batches(count=30)]
+    assert sum(sizes) == 30
+    assert max(sizes[1:]) <= BATCH_BYTES // 100_000, sizes
 
 
 @pytest.mark.parametrize("start,expected", [

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 
 from kpoc.admin import Admin
 from kpoc.config import ClientConfig
+from kpoc.consumer import Consumer, parse_start
 from kpoc.errors import KafkaUnavailable, NotFound, UsageError
-from kpoc.producer import DeliveryReport, Producer, parse_header, percentile, run_load
+from kpoc.producer import (
+    DeliveryReport,
+    Producer,
+    _ProducerIdWatch,
+    parse_header,
+    percentile,
+    run_load,
+)
 
 
 @pytest.fixture
@@ -121,6 +130,50 @@ def test_load_mode_without_success_reports_still_counts_broker_rejections(config
     summary = run_load(config, topic, 50, 4000)
     assert summary.acknowledged == 0 and summary.failed == 50
     assert dict(summary.errors) == {"MSG_SIZE_TOO_LARGE": 50}
+
+
+def test_load_mode_refused_at_once_counts_as_failed(cluster, make_topic):
+    # produce() raises for a value over the client's own limit: counted, and the run goes on.
+    topic = make_topic()
+    small = ClientConfig(cluster.bootstrap_servers, {"message.max.bytes": "2000"}, timeout=15)
+    summary = run_load(small, topic, 30, 4000)
+    assert summary.acknowledged == 0 and summary.failed == 30
+    assert dict(summary.errors) == {"MSG_SIZE_TOO_LARGE": 30}
+
+
+def test_load_mode_resumes_after_a_full_queue_without_loss_or_duplicates(cluster, make_topic):
+    # A 50-message local queue is full many times over: every value still lands exactly once.
+    topic = make_topic()
+    tiny = ClientConfig(cluster.bootstrap_servers, {"queue.buffering.max.messages": "50"},
+                        timeout=15)
+    values = [b"%06d" % i for i in range(3_000)]
+    summary = run_load(tiny, topic, len(values), 0, payloads=values)
+    assert summary.acknowledged == 3_000 and summary.failed == 0
+    with Consumer(ClientConfig(cluster.bootstrap_servers, timeout=15), [topic], "load-check",
+                  start=parse_start("beginning")) as c:
+        got = sorted(m.value() for b in c.batches(count=3_000) for m in b)
+    assert got == values
+
+
+def test_load_mode_does_not_wait_for_an_id_it_cannot_see(cluster, make_topic):
+    # The producer id is read from librdkafka's eos debug log; a user's own debug setting
+    # without eos hides it, and then load mode must not wait out its whole bound.
+    topic = make_topic()
+    quiet = ClientConfig(cluster.bootstrap_servers, {"debug": "msg"}, timeout=15)
+    summary = run_load(quiet, topic, 100, 10)
+    assert summary.acknowledged == 100 and summary.ready_seconds < 10
+
+
+def test_producer_id_watch_reads_the_eos_log_line():
+    watch = _ProducerIdWatch()
+    log = logging.LogRecord("x", logging.DEBUG, "", 0, "IDEMPSTATE [rdkafka#producer-1] "
+                            "[thrd:main]: Idempotent producer state change WaitTransport -> "
+                            "WaitPID", None, None)
+    watch.emit(log)
+    assert not watch.assigned
+    log.msg = log.msg.replace("WaitTransport -> WaitPID", "WaitPID -> Assigned")
+    watch.emit(log)
+    assert watch.assigned
 
 
 def test_load_mode_rate_limit(config, make_topic):

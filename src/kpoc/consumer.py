@@ -108,6 +108,9 @@ def _tp(msg: Any) -> tuple[str, int]:
     return msg.topic() or "", msg.partition() or 0
 
 
+# About how many bytes of values one list from Consumer.batches holds (see there).
+BATCH_BYTES = 512 * 1024
+
 # Unbound methods, for C-level map() over a batch instead of a Python loop per message.
 _error = Message.error
 
@@ -273,14 +276,18 @@ class Consumer:
                     return
 
     def batches(self, count: int | None = None, exit_at_end: bool = False,
-                batch: int = 10_000) -> Iterator[list[Any]]:
-        """Lists of raw messages (no error events), as many as are ready, up to ``batch``.
+                batch: int = 500) -> Iterator[list[Any]]:
+        """Lists of raw messages (no error events), as many as are ready, up to ``batch`` and
+        about :data:`BATCH_BYTES` of values.
 
         The fastest way to read: the per-message work (error check, offsets to store) happens in
         C-level ``map`` calls, not a Python loop. A list counts as handled, and its offsets are
         stored, when the caller asks for the next one. A lone message is handed over as soon as
         it arrives: librdkafka's ``consume(n, timeout)`` would hold it until ``n`` arrived or the
         timeout passed, so this drains without waiting and waits only for a single message.
+        Small lists are faster, not slower: 10,000 × 1 KiB per list read at 0.5M msgs/s, 500 at
+        0.8–0.9M (glibc hands a freed 10 MB back to the kernel and faults it in again for the
+        next list, and the objects fall out of the CPU caches); docs/benchmarks.md has the runs.
         """
         if count is not None and count < 1:
             raise UsageError(f"--count must be ≥ 1, got {count}", "e.g. --count 10")
@@ -288,18 +295,21 @@ class Consumer:
         seen = 0
         deadline = time.monotonic() + self.config.timeout
         client, at_end = self.client, self._at_end
+        room = batch
         while True:
             if self._failure is not None:
                 raise self._failure
             if self._stop.is_set():
                 return
-            want = batch if count is None else min(batch, count - seen)
+            want = min(batch, room) if count is None else min(batch, room, count - seen)
             msgs = client.consume(want, 0) or client.consume(1, 0.2)
             if any(map(_error, msgs)):
                 msgs = self._drop_events(msgs)
             if at_end and msgs:
                 at_end.difference_update(_tps(msgs))
             if msgs:
+                # The next list's length from this one's last value: one len(), no scan.
+                room = max(1, BATCH_BYTES // (len(msgs[-1]) + 1))
                 # Offsets of handled messages are stored once per batch, on an early exit, or by
                 # close()/a revocation before it commits.
                 done = self._done = [0]
