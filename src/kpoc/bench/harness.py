@@ -88,7 +88,7 @@ class Settings:
     memory_count: int = 10_000_000
     scenarios: tuple[str, ...] = ("produce", "consume", "latency")
     #: Unmeasured kpoc runs of the first produce scenario before any measured one.
-    warm_up_rounds: int = 6
+    warm_up_rounds: int = 8
 
     @classmethod
     def make(cls, quick: bool, runs: int | None, scenarios: tuple[str, ...]) -> Settings:
@@ -262,9 +262,10 @@ class Bench:
 
     def warm_up(self, payload: Path, count: int, rounds: int) -> None:
         """Unmeasured writes and a read-back before the first measured run. Fresh brokers run
-        their produce path interpreted until the JIT has compiled it: on a new cluster every
-        tool's 1M × 100 B runs took ~2.8 s for the first three rounds each and ~1.6 s from the
-        fourth on (kcat and kpoc alike), so without this whichever tool ran first lost."""
+        their produce path slowly at first (JIT): on new clusters, eight kpoc 1M × 100 B runs in
+        a row took 6.5, 4.7, 3.4, 3.4, 3.1, 2.5, 2.2, 1.6 s (and 5.9 … 2.0 s with the heap
+        preallocated, so it is not heap growth); kcat's runs drop the same way, so without this
+        whichever tool ran first lost."""
         for r in range(rounds):
             before = len(self.topics)
             sample = self.produce_once("kpoc", -1 - r, 0, count, payload, {})
