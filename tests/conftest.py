@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
+import socket
 import subprocess
 import sys
 import uuid
@@ -55,6 +57,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
 
 
 _seq = itertools.count()
+
+
+@pytest.fixture
+def free_base_port() -> int:
+    """A base port for `cluster up` whose client and controller ports (base..+2, base+100..+102)
+    are all free, below Linux's ephemeral range: a fixed port there, or one the kernel hands out
+    (bind to 0), can have busy neighbours, and then `up` reports the port clash instead of the
+    error a test is about."""
+    for _ in range(200):
+        base = random.randrange(20_000, 27_000)
+        try:
+            for port in (*range(base, base + 3), *range(base + 100, base + 103)):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports in 20000-27102")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -49,22 +48,6 @@ class Row:
     stdout_to: str | None = None  # a placeholder naming a file to send stdout to
     lines: int = 1  # stderr lines: the error, plus e.g. the failed message's own report
     bug: str | None = None  # a known bug in kpoc: the row is expected to fail until fixed
-
-
-def _free_port() -> int:
-    """A base port for `cluster up` whose client and controller ports (base..+2, base+100..+102)
-    are all free, below Linux's ephemeral range: a port the kernel hands out (bind to 0) can have
-    busy neighbours, and then `up` reports the port clash instead of the error a row is about."""
-    for _ in range(200):
-        base = random.randrange(20_000, 27_000)
-        try:
-            for port in (*range(base, base + 3), *range(base + 100, base + 103)):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free block of ports in 20000-27102")
 
 
 DEAD = "127.0.0.1:1"
@@ -271,10 +254,10 @@ def _params(rows: list[Row]) -> list[Any]:
 
 
 @pytest.mark.parametrize("row", _params(ROWS))
-def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path):
+def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path, free_base_port):
     values = {k: v for k, v in places.items() if isinstance(v, str)}
     values["unique"] = unique_name("bad")
-    values["free_port"] = str(_free_port())
+    values["free_port"] = str(free_base_port)
     values["active_group"] = values["idle_group"] = unique_name("grp")
     if row.stdout_to is not None and places["tiny"] is None:
         pytest.skip("cannot mount a tmpfs here (needs root)")

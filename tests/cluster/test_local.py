@@ -126,40 +126,40 @@ def test_port_taken_is_named(run_kpoc, tmp_path: Path):
     assert "Traceback" not in r.stderr
 
 
-def test_java_missing(run_kpoc, tmp_path: Path):
-    r = run_kpoc("cluster", "up", "--data-dir", str(tmp_path / "c"), "--port", "39092",
+def test_java_missing(run_kpoc, tmp_path: Path, free_base_port):
+    r = run_kpoc("cluster", "up", "--data-dir", str(tmp_path / "c"), "--port", str(free_base_port),
                  env={"PATH": "/nonexistent", "JAVA_HOME": "", "KPOC_JAVA": ""})
     assert r.returncode == 3
     assert r.stderr.startswith("kpoc: error: Java not found")
     assert "Traceback" not in r.stderr
 
 
-def test_java_too_old(run_kpoc, tmp_path: Path):
+def test_java_too_old(run_kpoc, tmp_path: Path, free_base_port):
     fake = tmp_path / "java"
     fake.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
     fake.chmod(0o755)
-    r = run_kpoc("cluster", "up", "--data-dir", str(tmp_path / "c"), "--port", "39092",
+    r = run_kpoc("cluster", "up", "--data-dir", str(tmp_path / "c"), "--port", str(free_base_port),
                  env={"KPOC_JAVA": str(fake)})
     assert r.returncode == 3
     assert "is Java 11, Kafka 4.3.1 needs ≥ 17" in r.stderr
 
 
-def test_maven_missing(run_kpoc, tmp_path: Path):
+def test_maven_missing(run_kpoc, tmp_path: Path, free_base_port):
     import shutil
 
     java = shutil.which("java")
-    r = run_kpoc("cluster", "up", "--data-dir", str(tmp_path / "c"), "--port", "39092",
+    r = run_kpoc("cluster", "up", "--data-dir", str(tmp_path / "c"), "--port", str(free_base_port),
                  env={"PATH": "/nonexistent", "KPOC_JAVA": str(java),
                       "KPOC_KAFKA_LIBS": str(tmp_path / "nolibs")})
     assert r.returncode == 3
     assert "Maven (mvn) is not installed" in r.stderr
 
 
-def test_data_dir_not_writable(run_kpoc, tmp_path: Path):
+def test_data_dir_not_writable(run_kpoc, tmp_path: Path, free_base_port):
     ro = tmp_path / "ro"
     ro.mkdir()
     (ro / "x").write_text("")
-    r = run_kpoc("cluster", "up", "--data-dir", str(ro / "x" / "c"), "--port", "39092")
+    r = run_kpoc("cluster", "up", "--data-dir", str(ro / "x" / "c"), "--port", str(free_base_port))
     assert r.returncode == 3
     assert "is not writable" in r.stderr
 
@@ -170,10 +170,10 @@ def test_unknown_node(run_kpoc):
     assert "node 9 is not in the cluster; pick one of: 1, 2, 3" in r.stderr
 
 
-def test_timeout_and_failed_start_are_reported(run_kpoc, tmp_path: Path):
+def test_timeout_and_failed_start_are_reported(run_kpoc, tmp_path: Path, free_base_port):
     """A one-node side cluster: a too-short bound, then a node that cannot start."""
     data = str(tmp_path / "side")
-    args = ("--nodes", "1", "--port", "39192", "--data-dir", data)
+    args = ("--nodes", "1", "--port", str(free_base_port), "--data-dir", data)
     try:
         r = run_kpoc("cluster", "up", *args, "--timeout", "0.5")
         assert r.returncode == 4
