@@ -132,22 +132,29 @@ def test_load_mode_without_success_reports_still_counts_broker_rejections(config
     assert dict(summary.errors) == {"MSG_SIZE_TOO_LARGE": 50}
 
 
-def test_load_mode_refused_at_once_counts_as_failed(cluster, make_topic):
-    # produce() raises for a value over the client's own limit: counted, and the run goes on.
+# Full speed sends one produce() per message; a paced run hands each chunk to produce_batch.
+PACING = pytest.mark.parametrize("rate", [None, 200_000.0], ids=["full-speed", "paced"])
+
+
+@PACING
+def test_load_mode_refused_at_once_counts_as_failed(cluster, make_topic, rate):
+    # A value over the client's own limit is refused at once: counted, and the run goes on.
     topic = make_topic()
     small = ClientConfig(cluster.bootstrap_servers, {"message.max.bytes": "2000"}, timeout=15)
-    summary = run_load(small, topic, 30, 4000)
+    summary = run_load(small, topic, 30, 4000, rate=rate)
     assert summary.acknowledged == 0 and summary.failed == 30
     assert dict(summary.errors) == {"MSG_SIZE_TOO_LARGE": 30}
 
 
-def test_load_mode_resumes_after_a_full_queue_without_loss_or_duplicates(cluster, make_topic):
+@PACING
+def test_load_mode_resumes_after_a_full_queue_without_loss_or_duplicates(cluster, make_topic,
+                                                                          rate):
     # A 50-message local queue is full many times over: every value still lands exactly once.
     topic = make_topic()
     tiny = ClientConfig(cluster.bootstrap_servers, {"queue.buffering.max.messages": "50"},
                         timeout=15)
     values = [b"%06d" % i for i in range(3_000)]
-    summary = run_load(tiny, topic, len(values), 0, payloads=values)
+    summary = run_load(tiny, topic, len(values), 0, payloads=values, rate=rate)
     assert summary.acknowledged == 3_000 and summary.failed == 0
     with Consumer(ClientConfig(cluster.bootstrap_servers, timeout=15), [topic], "load-check",
                   start=parse_start("beginning")) as c:
