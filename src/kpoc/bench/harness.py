@@ -47,11 +47,15 @@ PRODUCER_PROPS = {
 #: Settings that exist on one side only, listed with the results.
 DIFFERENCES = [
     "librdkafka (kcat, kpoc): batch.num.messages=10000; local queue: kcat 100k messages "
-    "(library default), kpoc's load mode 1M messages / 256 MiB; Java has no per-batch "
-    "message cap and a 32 MiB buffer.memory.",
+    "(library default), kpoc's load mode 100k messages / 256 MiB; kpoc's load mode asks for "
+    "failure reports only (delivery.report.only.error), kcat counts every report in C; Java "
+    "has no per-batch message cap and a 32 MiB buffer.memory.",
     "consumers: library defaults (fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB on "
-    "both); kcat -C and kpoc assign partitions without a group, ConsumerPerformance joins a "
-    "group (its figure is fetch.nMsg.sec, which excludes the group join).",
+    "both), kpoc with its own consumer defaults (fetch.queue.backoff.ms=10); kcat -C and kpoc "
+    "assign partitions directly, ConsumerPerformance joins a group (its figure is "
+    "fetch.nMsg.sec, which excludes the group join).",
+    "warm-up: before the first measured run, unmeasured kpoc runs of the first produce "
+    "scenario (8 in the full run) and one read-back warm the brokers' JIT for every tool.",
     "kcat is timed as process wall time minus a baseline (the quickest of 5 runs of the same "
     "kcat command on a 1-message file / 3-message topic: start, connect, tear down), measured "
     "in the same run (raw wall time if the run is under 4× the baseline, counted in "
