@@ -301,7 +301,7 @@ class Consumer:
                 raise self._failure
             if self._stop.is_set():
                 return
-            want = min(batch, room) if count is None else min(batch, room, count - seen)
+            want = room if count is None else min(room, count - seen)
             msgs = client.consume(want, 0) or client.consume(1, 0.2)
             if any(map(_error, msgs)):
                 msgs = self._drop_events(msgs)
@@ -309,7 +309,7 @@ class Consumer:
                 at_end.difference_update(_tps(msgs))
             if msgs:
                 # The next list's length from this one's last value: one len(), no scan.
-                room = max(1, BATCH_BYTES // (len(msgs[-1]) + 1))
+                room = min(batch, max(1, BATCH_BYTES // (len(msgs[-1]) + 1)))
                 # Offsets of handled messages are stored once per batch, on an early exit, or by
                 # close()/a revocation before it commits.
                 done = self._done = [0]

@@ -259,9 +259,7 @@ class Bench:
             return Sample("kpoc", run, max_rss_mb=p.max_rss_mb, wall_s=p.wall_s,
                           error=f"{landed} of {count} messages landed in {topic}")
         # 1 GB × 3 replicas for 10M × 100 B: not kept for the rest of the run.
-        from .._client import admin_client
-
-        admin_client(self.config).delete_topics([topic], operation_timeout=30)
+        self._drop(topic)
         return _throughput("kpoc", run, count, size, float(res["seconds"]), p)
 
     def warm_up(self, payload: Path, count: int, rounds: int) -> None:
