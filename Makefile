@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test lint clean compose check-containers bench bench-quick bench-console chaos
+.PHONY: help setup system-deps jars demo test test-fast lint clean compose check-containers bench bench-quick bench-console chaos
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
 	@echo "make test   - set up and run the whole test suite against a real cluster"
+	@echo "make test-fast - the tests that need no broker (< 60 s, no Java, no cluster)"
 	@echo "make lint   - ruff + mypy"
 	@echo "make compose          - regenerate docker-compose.yml from kpoc cluster's settings"
 	@echo "make check-containers - hadolint the Dockerfile, validate docker-compose.yml (no engine)"
@@ -45,6 +46,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# No cluster, no jars: the tests that use no broker fixture (tests/conftest.py marks them `fast`).
+test-fast: $(VENV)/.installed
+	env -u KPOC_BOOTSTRAP_SERVERS $(PY) -m pytest -m fast $(PYTEST_ARGS)
 
 # Fault scenarios at full size (50,000 messages for scenario 1) on a cluster of their own.
 CHAOS_DIR ?= /tmp/kpoc-chaos-cluster

@@ -3,7 +3,13 @@
 Set KPOC_BOOTSTRAP_SERVERS to test against a cluster you run yourself (tests that need to kill
 or restart nodes are then skipped). Otherwise a 3-node cluster is started on KPOC_TEST_PORT
 (default 29092, so it never collides with a developer's `kpoc cluster up` on 9092) in a temporary
-data dir, and destroyed at the end.
+data dir, and destroyed at the end; only when a selected test asks for it.
+
+The fast tier (`pytest -m fast`, `make test-fast`): every test that uses none of
+``BROKER_FIXTURES`` and is not marked ``slow`` or ``broker`` is marked ``fast`` here. A fast test
+runs with KPOC_BOOTSTRAP_SERVERS unset and may not start a Kafka node, a mock cluster or
+``kpoc cluster up|start`` (it fails, naming the fix); marking ``fast`` by hand a test that uses a
+broker fixture is a collection error.
 """
 
 from __future__ import annotations
@@ -25,6 +31,60 @@ from confluent_kafka.admin import AdminClient
 from kpoc.admin import Admin
 from kpoc.cluster import LocalCluster
 from kpoc.config import ClientConfig
+
+#: Fixtures that start a Kafka cluster or hand out one's address: a test using one is not fast.
+BROKER_FIXTURES = frozenset({"cluster", "chaos_cluster", "secure_cluster", "free_base_port",
+                             "misadvertised"})
+#: Command-line words that start a broker (JVM main classes, the mock engine, kpoc's CLI).
+_CLUSTER_STARTERS = ("kafka.Kafka", "kafka.tools.StorageTool", "kpoc.cluster.mock")
+
+
+def _broker_fixtures(item: pytest.Item) -> set[str]:
+    return BROKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = _broker_fixtures(item)
+        if item.get_closest_marker("fast") is not None:
+            if used:
+                raise pytest.UsageError(f"{item.nodeid} is marked fast but uses "
+                                        f"{', '.join(sorted(used))}: remove the fast mark")
+        elif not used and not any(item.get_closest_marker(m) for m in ("slow", "broker")):
+            item.add_marker(pytest.mark.fast)
+
+
+def starts_a_cluster(argv: object) -> bool:
+    """Would running ``argv`` start a Kafka node, a mock cluster or `kpoc cluster up|start`?"""
+    words = [str(a) for a in argv] if isinstance(argv, list | tuple) else [str(argv)]
+    if any(w in _CLUSTER_STARTERS for w in words):
+        return True
+    return any(words[i:i + 2] in (["cluster", "up"], ["cluster", "start"])
+               for i in range(len(words)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """A fast test (its fixtures included, whatever their scope) sees no KPOC_BOOTSTRAP_SERVERS
+    and cannot launch a cluster process."""
+    if item.get_closest_marker("fast") is None:
+        yield
+        return
+    popen = subprocess.Popen
+
+    class GuardedPopen(popen):  # type: ignore[misc, valid-type]
+        def __init__(self, args: object, *a: object, **kw: object) -> None:
+            if starts_a_cluster(args):
+                pytest.fail(f"{item.nodeid} is fast (no broker fixture) but starts a cluster: "
+                            "use the `cluster` fixture or mark it @pytest.mark.broker",
+                            pytrace=False)
+            super().__init__(args, *a, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("KPOC_BOOTSTRAP_SERVERS", raising=False)
+        mp.setattr(subprocess, "Popen", GuardedPopen)
+        yield
 
 
 @dataclass
