@@ -263,11 +263,8 @@ class Admin:
             raise translate(exc, self.config, what) from None
 
     def _metadata(self, topic: str | None = None) -> Any:
-        try:
-            # Polls in slices: a wrong password or untrusted certificate stops it at once.
-            return wait_metadata(self.client, self.config, "a metadata request", topic)
-        except KafkaException as exc:
-            raise translate(exc, self.config, "a metadata request") from None
+        # Polls in slices: a wrong password or untrusted certificate stops it at once.
+        return wait_metadata(self.client, self.config, "a metadata request", topic)
 
     def _watermarks(self, tps: Iterable[tuple[str, int]], skip_vanished: bool = False
                     ) -> dict[tuple[str, int], tuple[int, int]]:

@@ -89,7 +89,7 @@ def run_demo(config: ClientConfig, say: Say, topic: str = "teste", group: str = 
             info = admin.describe_topic(topic)
             say(f"      {topic} exists already")
         except NotFound:
-            info = admin.create_topic(topic, 3, min(3, len(cluster.brokers)))
+            admin.create_topic(topic, 3, min(3, len(cluster.brokers)))
             info = admin.describe_topic(topic)
             say(f"      created {topic}")
         for p in info.partitions:

@@ -280,7 +280,6 @@ class Scenario:
     message_timeout_ms: int = 120_000
     failures_expected: bool = False
     criteria: Criteria = _none
-    ci: bool = True
 
 
 def _leader_kill(ctx: Context) -> None:
@@ -497,7 +496,7 @@ SCENARIOS: dict[int, Scenario] = {s.number: s for s in [
     Scenario(6, "full-restart", "stop every node (down) and start them again (up)",
              _full_restart, (0.4, 0.7)),
     Scenario(7, "slow-follower", "SIGSTOP a follower beyond replica.lag.time.max.ms, SIGCONT",
-             _slow_follower, (0.3,), criteria=_slow_follower_criteria, ci=False),
+             _slow_follower, (0.3,), criteria=_slow_follower_criteria),
 ]}
 
 

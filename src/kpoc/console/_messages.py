@@ -280,9 +280,6 @@ class Sender:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
 
-    def close(self) -> None:
-        """Nothing is kept between calls."""
-
     def send(self, topic: str, records: Iterable[Record], keep_partition: bool = False,
              partition: int | None = None) -> list[dict[str, Any]]:
         """Produce and wait for every report; raises DeliveryError if any message failed."""
@@ -337,7 +334,7 @@ def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
     return out
 
 
-def read_import(data: bytes, topic: str, max_lines: int = 100_000) -> list[Record]:
+def read_import(data: bytes, max_lines: int = 100_000) -> list[Record]:
     """JSON-lines envelopes from an uploaded file; errors name the line."""
     try:
         text = data.decode("utf-8")

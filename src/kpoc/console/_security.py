@@ -21,15 +21,12 @@ import secrets
 
 from fastapi import HTTPException, Request
 
-from ..roles import Role, may
+from ..roles import SAFE_METHODS, Role, may
 
 AUTH_COOKIE = "kpoc_console_auth"
 SESSION_COOKIE = "kpoc_console_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-#: Paths reachable without authentication (the login form needs its stylesheet).
-PUBLIC_PREFIXES = ("/login", "/static/")
 #: POSTs that read-only mode still allows: they change no Kafka state.
 SESSION_PATHS = {"/login", "/logout"}
 
@@ -87,6 +84,7 @@ class Security:
 
     @staticmethod
     def is_public(path: str) -> bool:
+        """Reachable without authentication: the login form and its stylesheet/scripts."""
         return path == "/login" or path.startswith("/static/")
 
     # -- CSRF -----------------------------------------------------------------------------------

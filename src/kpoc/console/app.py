@@ -147,7 +147,6 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
             yield
         finally:
             console.lag.stop()
-            console.sender.close()
             console.admin.close()
 
     app = FastAPI(

@@ -142,7 +142,7 @@ async def _read_upload(file: UploadFile) -> bytes:
 
 
 def _import(c: Console, name: str, data: bytes, keep_partition: bool) -> dict[str, Any]:
-    records = read_import(data, name)
+    records = read_import(data)
     reports = c.sender.send(name, records, keep_partition=keep_partition)
     return {"topic": name, "produced": len(reports)}
 
