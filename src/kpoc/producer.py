@@ -29,17 +29,25 @@ from .config import ClientConfig
 from .errors import UsageError
 
 __all__ = [
+    "PARTITIONING",
     "RELIABLE_DEFAULTS",
     "DeliveryReport",
     "LoadSummary",
     "Producer",
+    "check_header_name",
     "parse_header",
     "percentile",
     "run_load",
 ]
 
+#: Keyed messages go where Kafka's Java producer puts them (murmur2 of the key; keyless ones are
+#: spread at random). librdkafka's own default, consistent_random (CRC32), sends most keys to a
+#: different partition, so one key written by a Java and a Python service would lose its order.
+PARTITIONING: dict[str, object] = {"partitioner": "murmur2_random"}
+
 #: What kpoc sets unless the user overrides it with -X: the Java client's safe defaults.
-RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True}
+RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True,
+                                        **PARTITIONING}
 
 #: Errors after which the message may be on the broker even though no ack arrived.
 _MAYBE_PERSISTED = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
@@ -61,12 +69,36 @@ _FIXES = {
 
 
 def parse_header(text: str) -> tuple[str, bytes]:
-    """``key=value`` → (key, value bytes); the value may be empty, the key may not."""
+    """``key=value`` → (key, value bytes); the value may be empty, the key may not.
+
+    Text from a command line may hold bytes that are not UTF-8 as lone surrogates (PEP 383):
+    the value gets its original bytes back, the name is checked by :func:`check_header_name`.
+    """
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise UsageError(f"invalid header {text!r}: expected key=value",
                          "e.g. --header trace-id=abc123 (repeatable)")
-    return key, value.encode("utf-8")
+    return check_header_name(key), os.fsencode(value)
+
+
+def check_header_name(name: object) -> str:
+    """A header name librdkafka can send: text that is valid UTF-8, without NUL.
+
+    confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
+    to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
+    """
+    if not isinstance(name, str):
+        raise UsageError(f"header name {name!r} is not text", "give header names as str")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
+                         "text header names", "use a UTF-8 header name") from None
+    if "\0" in name:
+        raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
+                         "the name at", "drop the NUL from the header name")
+    return name
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -164,6 +196,7 @@ class Producer:
              headers: list[tuple[str, bytes | None]] | None = None, partition: int | None = None,
              timestamp: int | None = None) -> int:
         """Queue one message; its report arrives later. Returns its sequence number."""
+        checked = [(check_header_name(n), v) for n, v in headers or ()]
         self._recover_if_fatal()
         seq = self._seq
         self._seq += 1
@@ -181,8 +214,8 @@ class Producer:
                                            round(latency, 3), key, text, name))
 
         kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivered}
-        if headers:
-            kwargs["headers"] = headers
+        if checked:
+            kwargs["headers"] = checked
         if partition is not None:
             kwargs["partition"] = partition
         if timestamp is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .._client import base_properties, make_client
 from ..config import ClientConfig
 from ..errors import DeliveryError, KafkaUnavailable
+from ..producer import PARTITIONING
 
 POLL_EVERY = 5000
 
@@ -46,7 +47,8 @@ def run_load(
     from confluent_kafka import Producer
 
     failed: list[str] = []
-    props = base_properties(config, {"acks": "all", "delivery.report.only.error": True})
+    props = base_properties(config, {"acks": "all", "delivery.report.only.error": True,
+                                     **PARTITIONING})
     props["on_delivery"] = lambda err, _msg: failed.append(err.str())
     p = make_client(Producer, props)
     produce, poll = p.produce, p.poll

@@ -12,14 +12,16 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import regex
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .._client import base_properties, make_client, translate, unavailable
+from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
 from ..config import ClientConfig
 from ..envelope import Record, parse_line
@@ -193,7 +195,7 @@ def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> 
             if marks[p] is None:
                 raise unavailable(config, "a watermark request")
         starts = _starts(consumer, config, query, marks)
-        return _read(consumer, query, marks, starts, deadline)
+        return _read(consumer, query, marks, starts, deadline, partial(reread_headers, config))
     finally:
         consumer.close()
 
@@ -217,7 +219,8 @@ def _starts(consumer: Consumer, config: ClientConfig, q: Browse,
 
 
 def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
-          starts: dict[int, int], deadline: float) -> BrowseResult:
+          starts: dict[int, int], deadline: float,
+          reread: Callable[[str, int, int], Headers]) -> BrowseResult:
     todo = {p: s for p, s in starts.items() if s < marks[p][1]}
     found: dict[int, list[Record]] = {p: [] for p in marks}
     scanned = 0
@@ -239,7 +242,7 @@ def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
             if p not in todo:
                 continue
             scanned += 1
-            rec = Record.from_message(msg)
+            rec = Record.from_message(msg, reread)
             if q.filter.matches(rec):
                 found[p].append(rec)
                 # Forward modes stop a partition once it has enough; 'newest' reads to the end.
