@@ -35,6 +35,7 @@ __all__ = [
     "LoadSummary",
     "Producer",
     "check_header_name",
+    "check_load",
     "parse_header",
     "percentile",
     "run_load",
@@ -54,8 +55,8 @@ _MAYBE_PERSISTED = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
                     KafkaError.REQUEST_TIMED_OUT}
 
 _FIXES = {
-    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics create … -c "
-                          "max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
+    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics alter-config TOPIC "
+                          "-c max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
                           "messages",
     "_MSG_TIMED_OUT": "no ack within message.timeout.ms; check `kpoc cluster status` or raise "
                       "--timeout / -X message.timeout.ms",
@@ -385,6 +386,14 @@ def _payloads(size: int, distinct: int = 64) -> list[bytes]:
     return [os.urandom(size) for _ in range(distinct)]
 
 
+def check_load(count: int, size: int, rate: float | None) -> None:
+    """Refuse a load-mode run that cannot be done, before anything starts."""
+    if count < 1 or size < 0:
+        raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
+    if rate is not None and rate <= 0:
+        raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
+
+
 def run_load(config: ClientConfig, topic: str, count: int, size: int,
              rate: float | None = None, chunk: int = 1000,
              progress: Callable[[int], None] | None = None,
@@ -404,10 +413,7 @@ def run_load(config: ClientConfig, topic: str, count: int, size: int,
     of a file, for a benchmark) replaces the synthetic values: up to ``count`` of them are sent
     in order and ``size`` is their mean length.
     """
-    if count < 1 or size < 0:
-        raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
-    if rate is not None and rate <= 0:
-        raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
+    check_load(count, size, rate)
     summary = LoadSummary(topic, count, size)
     counter = _LoadCounter(summary)
     watch = _ProducerIdWatch()

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, UsageError
-from ..producer import DeliveryReport, Producer, parse_header, run_load
+from ..producer import DeliveryReport, Producer, check_load, parse_header, run_load
 from ._common import client_options, config_from, emit_json, err, out, output_option
 from ._text import escape_bytes, unescape
 
@@ -199,6 +199,7 @@ def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: st
 
 def _load(config: Any, topic: str, count: int, size: int, rate: float | None, latency: bool,
           output: str) -> None:
+    check_load(count, size, rate)  # before the progress bar draws anything
     with Progress(TextColumn("[bold]producing[/]"), BarColumn(),
                   TextColumn("{task.completed:,}/{task.total:,} msgs"), TimeRemainingColumn(),
                   console=err, transient=True, disable=output == "json") as bar:
