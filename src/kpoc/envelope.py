@@ -39,9 +39,19 @@ from typing import Any
 from ._rawheaders import Headers, message_headers
 from .errors import UsageError
 
-__all__ = ["Record", "decode_bytes", "decode_name", "encode_bytes", "encode_name", "parse_line"]
+__all__ = [
+    "Record",
+    "check_header_name",
+    "decode_bytes",
+    "decode_name",
+    "encode_bytes",
+    "encode_name",
+    "parse_line",
+]
 
 _TS_TYPES = {0: "none", 1: "create", 2: "log_append"}
+# Outside JSON's required escapes (json.dumps escapes below U+0020 already).
+_LINE_BREAKS = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029)}
 
 
 def encode_name(name: str) -> tuple[str, str]:
@@ -50,14 +60,42 @@ def encode_name(name: str) -> tuple[str, str]:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        raw = name.encode("utf-8", "surrogateescape")
-        return base64.b64encode(raw).decode("ascii"), "base64"
+        return base64.b64encode(_name_bytes(name)).decode("ascii"), "base64"
     return name, "utf-8"
+
+
+def _name_bytes(name: str) -> bytes:
+    """The bytes a name read from Kafka stood for (surrogateescape); a surrogate outside that
+    range (only from code, never from a read) is kept as its UTF-8-style bytes."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
 
 
 def decode_name(text: str, encoding: str = "utf-8") -> str:
     raw = decode_bytes(text, encoding)
     return (raw or b"").decode("utf-8", "surrogateescape")
+
+
+def check_header_name(name: object) -> str:
+    """A header name librdkafka can send: text that is valid UTF-8, without NUL.
+
+    confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
+    to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
+    """
+    if not isinstance(name, str):
+        raise UsageError(f"header name {name!r} is not text", "give header names as str")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = _name_bytes(name).decode("utf-8", "backslashreplace")
+        raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
+                         "text header names", "use a UTF-8 header name") from None
+    if "\0" in name:
+        raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
+                         "the name at", "drop the NUL from the header name")
+    return name
 
 
 def encode_bytes(data: bytes | None) -> tuple[str | None, str]:
@@ -129,10 +167,10 @@ class Record:
         headers = []
         for name, hv in self.headers:
             text, enc = encode_bytes(hv)
-            hkey, key_enc = encode_name(name)
+            hkey, name_enc = encode_name(name)
             header = {"key": hkey, "value": text, "encoding": enc}
-            if key_enc != "utf-8":
-                header["key_encoding"] = key_enc
+            if name_enc != "utf-8":
+                header["key_encoding"] = name_enc
             headers.append(header)
         return {
             "topic": self.topic,
@@ -148,7 +186,10 @@ class Record:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_envelope(), ensure_ascii=False, separators=(",", ":"))
+        """One line: the characters that line splitters other than ``\n`` break at (Python's
+        ``str.splitlines``, JavaScript) are escaped, so a value holding them stays on its line."""
+        text = json.dumps(self.to_envelope(), ensure_ascii=False, separators=(",", ":"))
+        return text.translate(_LINE_BREAKS)
 
     @classmethod
     def from_envelope(cls, doc: Any) -> Record:
@@ -182,14 +223,19 @@ class Record:
         )
 
 
-def parse_line(line: str, lineno: int) -> Record:
-    """One JSON-lines envelope; errors name the line."""
+def parse_line(line: str, lineno: int, for_sending: bool = False) -> Record:
+    """One JSON-lines envelope; errors name the line. ``for_sending`` also refuses header names
+    librdkafka cannot write (see :func:`check_header_name`)."""
     try:
         doc = json.loads(line)
     except json.JSONDecodeError as exc:
         raise UsageError(f"input line {lineno} is not valid JSON: {exc.msg}",
                          "give one envelope object per line")
     try:
-        return Record.from_envelope(doc)
+        rec = Record.from_envelope(doc)
+        if for_sending:
+            for name, _ in rec.headers:
+                check_header_name(name)
+        return rec
     except UsageError as exc:
         raise UsageError(f"input line {lineno}: {exc.message}", exc.fix)

@@ -26,6 +26,7 @@ from confluent_kafka import Producer as _RdProducer
 
 from ._client import base_properties, make_client, partition_count, trap_for
 from .config import ClientConfig
+from .envelope import check_header_name
 from .errors import UsageError
 
 __all__ = [
@@ -80,26 +81,6 @@ def parse_header(text: str) -> tuple[str, bytes]:
         raise UsageError(f"invalid header {text!r}: expected key=value",
                          "e.g. --header trace-id=abc123 (repeatable)")
     return check_header_name(key), os.fsencode(value)
-
-
-def check_header_name(name: object) -> str:
-    """A header name librdkafka can send: text that is valid UTF-8, without NUL.
-
-    confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
-    to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
-    """
-    if not isinstance(name, str):
-        raise UsageError(f"header name {name!r} is not text", "give header names as str")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
-                         "text header names", "use a UTF-8 header name") from None
-    if "\0" in name:
-        raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
-                         "the name at", "drop the NUL from the header name")
-    return name
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

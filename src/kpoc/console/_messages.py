@@ -328,7 +328,11 @@ def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
                              'use {"name": "value"} or one name=value per line')
         if not isinstance(doc, dict):
             raise UsageError("headers JSON must be an object", 'e.g. {"trace": "abc"}')
-        return [(str(k), None if v is None else str(v).encode()) for k, v in doc.items()]
+        try:
+            return [(str(k), None if v is None else str(v).encode()) for k, v in doc.items()]
+        except UnicodeEncodeError:
+            raise UsageError("a header value holds a lone surrogate (not valid Unicode)",
+                             "send binary header values through the API, base64-encoded")
     out: list[tuple[str, bytes | None]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -347,13 +351,14 @@ def read_import(data: bytes, topic: str, max_lines: int = 100_000) -> list[Recor
     except UnicodeDecodeError:
         raise UsageError("the file is not UTF-8 text", "upload a JSON-lines export")
     records: list[Record] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # Lines end at \n only: str.splitlines() would also cut at U+2028, U+0085, \x1c ….
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         if len(records) >= max_lines:
             raise UsageError(f"more than {max_lines} messages in one import",
                              "split the file, or use `kpoc produce --input json`")
-        records.append(parse_line(line, n))
+        records.append(parse_line(line, n, for_sending=True))
     if not records:
         raise UsageError("the file has no messages", "upload a JSON-lines export")
     return records
