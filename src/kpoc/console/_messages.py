@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from .._client import base_properties, make_client, translate, unavailable
 from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
+from ..cli._text import escape_text
 from ..config import ClientConfig
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, KpocError, NotFound, UsageError
@@ -377,4 +378,12 @@ def pretty(rec: Record) -> dict[str, Any]:
     env["value_cut"] = value is not None and len(value) > DISPLAY_CAP
     if env["value_cut"]:
         env["value"] = value[:DISPLAY_CAP]
+    # Control characters (a terminal escape, U+202E …) shown as \x1b escapes, not passed on.
+    for k in ("key", "value"):
+        if env[k] is not None and env[f"{k}_encoding"] == "utf-8":
+            env[k] = escape_text(env[k], keep_newlines=True)
+    for h in env["headers"]:
+        h["key"] = escape_text(h["key"])
+        if h["value"] is not None and h["encoding"] == "utf-8":
+            h["value"] = escape_text(h["value"])
     return env
