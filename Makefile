@@ -23,12 +23,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# Debian packages the tests use: kcat (interop peer), chromium (browser tests).
+# Debian packages the tests use: kcat (interop peer), chromium (browser tests), a JDK (the
+# foreign-records corpus runs a one-file Java producer).
 system-deps:
 	@missing=""; command -v kcat >/dev/null || missing="$$missing kcat"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -184,3 +185,28 @@ def run_kpoc(kpoc_env: dict[str, str]) -> Callable[..., subprocess.CompletedProc
         )
 
     return run
+
+
+@dataclass
+class ForeignCorpus:
+    topic: str
+    records: list  # foreign_records.Foreign, in offset order
+
+
+@pytest.fixture(scope="session")
+def foreign_corpus(cluster: TestCluster) -> Iterator[ForeignCorpus]:
+    """Records written by Kafka's Java producer, kcat and raw confluent-kafka into a fresh
+    one-partition topic, once per session (see tests/foreign_records.py)."""
+    from foreign_records import write_corpus
+
+    if shutil.which("kcat") is None:
+        pytest.skip("Debian's kcat is not installed (make setup installs it)")
+    topic = f"foreign-corpus-{uuid.uuid4().hex[:8]}"
+    config = ClientConfig(cluster.bootstrap_servers, timeout=30)
+    with Admin(config) as admin:
+        admin.create_topic(topic, 1, min(3, len(admin.cluster().brokers)))
+    try:
+        yield ForeignCorpus(topic, write_corpus(cluster.bootstrap_servers, topic))
+    finally:
+        with Admin(config) as admin:
+            admin.delete_topic(topic)

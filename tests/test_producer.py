@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 
 import pytest
 
 from kpoc.admin import Admin
+from kpoc.cluster import find_java, libs_dir
 from kpoc.config import ClientConfig
 from kpoc.consumer import Consumer, parse_start
 from kpoc.errors import KafkaUnavailable, NotFound, UsageError
@@ -204,3 +206,33 @@ def test_percentile():
     assert percentile(values, 99) == 99
     assert percentile(values, 100) == 100
     assert percentile([], 50) == 0
+
+
+def _partition_of_each_key(config: ClientConfig, topic: str, group: str) -> dict[bytes, int]:
+    with Consumer(config, [topic], group) as c:
+        return {r.key: r.partition for r in c.records(exit_at_end=True)
+                if r.key is not None and r.partition is not None}
+
+
+def test_keys_land_where_the_java_producer_puts_them(cluster, config, make_topic, unique_name,
+                                                    run_kpoc):
+    """The same 1,000 keys from Kafka's Java console producer and from `kpoc produce` land in
+    the same partitions (murmur2); librdkafka's own default (CRC32) would not."""
+    lines = "".join(f"key-{i}\tvalue-{i}\n" for i in range(1000))
+    java_topic, kpoc_topic, crc_topic = (make_topic(partitions=6) for _ in range(3))
+    java = subprocess.run(
+        [find_java(), "-Xmx256m", "-Dorg.apache.logging.log4j.level=OFF", "-cp",
+         f"{libs_dir()}/*", "org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server",
+         cluster.bootstrap_servers, "--topic", java_topic, "--property", "parse.key=true",
+         "--property", "key.separator=\t"], input=lines, capture_output=True, text=True,
+        timeout=180)
+    assert java.returncode == 0, java.stderr[-2000:]
+    for topic, extra in ((kpoc_topic, []), (crc_topic, ["-X", "partitioner=consistent_random"])):
+        r = run_kpoc("produce", "-t", topic, "-K", "\\t", "-q", *extra, input=lines)
+        assert r.returncode == 0, r.stderr
+    java_parts = _partition_of_each_key(config, java_topic, unique_name("g"))
+    kpoc_parts = _partition_of_each_key(config, kpoc_topic, unique_name("g"))
+    assert len(java_parts) == len(kpoc_parts) == 1000
+    assert kpoc_parts == java_parts
+    crc_parts = _partition_of_each_key(config, crc_topic, unique_name("g"))
+    assert sum(crc_parts[k] != java_parts[k] for k in java_parts) > 500

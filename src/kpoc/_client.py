@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 import weakref
@@ -145,6 +146,18 @@ class ErrorTrap:
                 "set security.protocol=SASL_SSL, sasl.* and ssl.ca.location (for a local "
                 f"secure cluster: -F {_local_client_file(config)})",
             )
+        unresolved = _unresolved(errors)
+        if unresolved:
+            return KafkaUnavailable(
+                f"no Kafka broker at {target} answered {what}: host "
+                f"{', '.join(sorted(unresolved))} does not resolve (DNS)",
+                "check the host name in --bootstrap-servers / KPOC_BOOTSTRAP_SERVERS")
+        refused = sorted({m.group(1) for t in texts if (m := _REFUSED.search(t))})
+        if refused:
+            return KafkaUnavailable(
+                f"no Kafka broker at {target} answered {what} within {config.timeout:g}s: "
+                f"nothing listens at {', '.join(refused)} (connection refused)",
+                "check the port, or start a local cluster with `kpoc cluster up`")
         if protocol == "ssl" and any("SSL connection closed by peer" in t for t in fails):
             return AuthError(
                 f"{what}: {target} closed the TLS connection without answering: the listener "
@@ -160,10 +173,23 @@ class ErrorTrap:
         errors, fails = self.recent(config.timeout + 5)
         fatal = any(c in _STOP_CODES for c, _ in errors) or any(
             "SASL authentication error" in t or "SSL handshake failed" in t for t in fails)
+        # No bootstrap host resolves: waiting will not make one appear.
+        hosts = {b.strip().rsplit("://", 1)[-1] for b in config.bootstrap_servers.split(",")}
+        fatal = fatal or hosts <= _unresolved(errors)
         if fatal:
             exc = self.diagnosis(config, what)
             if exc is not None:
                 raise exc
+
+
+_RESOLVE_FAILED = re.compile(r"Failed to resolve '([^']+)'")
+_REFUSED = re.compile(r"Connect to (?:ipv[46]#)?(\S+) failed: Connection refused")
+
+
+def _unresolved(errors: list[tuple[int, str]]) -> set[str]:
+    """host:port of the bootstrap servers librdkafka reported as not resolving."""
+    return {m.group(1) for c, t in errors
+            if c == KafkaError._RESOLVE and (m := _RESOLVE_FAILED.search(t))}
 
 
 def _local_client_file(config: ClientConfig) -> str:

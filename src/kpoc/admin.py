@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import (
     AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
     ConfigResource,
     NewTopic,
     OffsetSpec,
@@ -251,7 +253,9 @@ class Admin:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _result(self, future: concurrent.futures.Future, what: str,
-                known: dict[int, KpocError] | None = None) -> Any:
+                known: dict[int, KpocError | Callable[[str], KpocError]] | None = None) -> Any:
+        """The future's result; an error code in ``known`` raises its kpoc error (or what its
+        function makes of the broker's own message)."""
         try:
             return future.result(timeout=self.config.timeout + 1)
         except concurrent.futures.TimeoutError:
@@ -259,7 +263,8 @@ class Admin:
         except KafkaException as exc:
             err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
             if err is not None and known and err.code() in known:
-                raise known[err.code()] from None
+                mapped = known[err.code()]
+                raise (mapped if isinstance(mapped, KpocError) else mapped(err.str())) from None
             raise translate(exc, self.config, what) from None
 
     def _metadata(self, topic: str | None = None) -> Any:
@@ -333,6 +338,35 @@ class Admin:
         return {k: e.value for k, e in sorted(entries.items())
                 if include_defaults or not e.is_default}
 
+    def alter_topic_config(self, name: str, set_: dict[str, str] | None = None,
+                           delete: list[str] | None = None) -> dict[str, str]:
+        """Change a topic's configs in place (IncrementalAlterConfigs): ``set_`` sets values,
+        ``delete`` returns keys to the broker's default; the others stay. Returns the topic's
+        non-default configs afterwards."""
+        validate_topic_name(name)
+        set_, delete = dict(set_ or {}), list(delete or [])
+        if not set_ and not delete:
+            raise UsageError("nothing to change", "give -c KEY=VALUE to set or --delete KEY")
+        both = set(set_) & set(delete)
+        if both:
+            raise UsageError(f"{sorted(both)[0]} is both set and deleted", "give it once")
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                   for k, v in set_.items()]
+        entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE)
+                    for k in delete]
+        futures = self.client.incremental_alter_configs(
+            [ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)],
+            request_timeout=self.config.timeout)
+        self._result(next(iter(futures.values())), f"alter configs of {name!r}", {
+            KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name),
+            KafkaError.INVALID_CONFIG: lambda why: UsageError(
+                f"invalid topic config: {why}", "see Kafka's topic configs; e.g. "
+                "-c max.message.bytes=2097152"),
+            KafkaError.INVALID_REQUEST: lambda why: UsageError(
+                f"invalid topic config: {why}", "see Kafka's topic configs"),
+        })
+        return self.topic_configs(name)
+
     def partition_count(self, name: str) -> int:
         tmd = self._metadata(name).topics.get(name)
         if tmd is None or tmd.error is not None:
@@ -370,9 +404,13 @@ class Admin:
         self._result(fut, f"create topic {name!r}", {
             KafkaError.TOPIC_ALREADY_EXISTS: UsageError(
                 f"topic {name!r} already exists", f"inspect it with `kpoc topics describe {name}`"),
-            KafkaError.INVALID_CONFIG: UsageError(
-                f"invalid topic config {configs}", "see Kafka's topic configs; e.g. "
+            KafkaError.INVALID_CONFIG: lambda why: UsageError(
+                f"invalid topic config: {why}", "see Kafka's topic configs; e.g. "
                 "--config retention.ms=86400000"),
+            # e.g. 'a_b' next to 'a.b' (the same name in Kafka's metrics)
+            KafkaError.TOPIC_EXCEPTION: lambda why: UsageError(
+                f"cannot create topic {name!r}: {why}",
+                "choose another name ('.' and '_' collide: Kafka's metrics treat them alike)"),
             KafkaError.INVALID_REPLICATION_FACTOR: UsageError(
                 f"replication factor {replication_factor} is invalid here",
                 f"use at most {brokers}"),

@@ -24,6 +24,7 @@ __all__ = [
     "load_config",
     "parse_property",
     "read_config_file",
+    "validate_bootstrap",
     "validate_topic_name",
 ]
 
@@ -99,6 +100,28 @@ def validate_topic_name(name: str) -> str:
     return name
 
 
+_SCHEMES = ("plaintext", "ssl", "sasl_plaintext", "sasl_ssl")
+
+
+def validate_bootstrap(servers: str) -> str:
+    """``host[:port]`` items (librdkafka's protocol prefixes allowed); what is wrong in one of
+    them is known at once, so it is said at once instead of after the connect bound."""
+    for item in servers.split(","):
+        entry = item.strip()
+        scheme, sep, rest = entry.partition("://")
+        if sep and scheme.lower() not in _SCHEMES:
+            raise ConfigError(f"bootstrap server {entry!r} is a URL, not host:port",
+                              f"drop '{scheme}://' (Kafka does not speak {scheme})")
+        hostport = rest if sep else entry
+        host, colon, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+        if not entry or not host:
+            raise ConfigError(f"bootstrap server {entry!r} has no host", "e.g. 127.0.0.1:9092")
+        if colon and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(f"bootstrap server {entry!r}: port {port!r} is not 1-65535",
+                              "e.g. 127.0.0.1:9092")
+    return servers
+
+
 def parse_property(text: str, flag: str = "-X", example: str = "linger.ms=5") -> tuple[str, str]:
     """Parse one ``key=value`` argument of ``flag``."""
     key, sep, value = text.partition("=")
@@ -157,6 +180,10 @@ def load_config(
     file_path = config_file or env.get("KPOC_CONFIG_FILE")
     file_props = read_config_file(file_path) if file_path else {}
     flag_props = dict(parse_property(item) for item in properties)
+    if bootstrap_servers == "" or flag_props.get("bootstrap.servers") == "":
+        raise ConfigError("the bootstrap servers are empty",
+                          "give HOST:PORT[,HOST:PORT…] with -b, or leave -b out for the local "
+                          "cluster")
     bootstrap = (
         bootstrap_servers
         or flag_props.pop("bootstrap.servers", None)
@@ -165,6 +192,7 @@ def load_config(
         or _local_cluster_bootstrap(env)
         or DEFAULT_BOOTSTRAP
     )
+    validate_bootstrap(bootstrap)
     for key in flag_props:
         if is_secret(key) and not key.endswith((".location", ".url")):
             raise ConfigError(

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from confluent_kafka import (
@@ -32,6 +33,7 @@ from ._client import (
     partition_count,
     translate,
 )
+from ._rawheaders import reread_headers
 from .config import ClientConfig
 from .envelope import Record
 from .errors import KpocError, NotFound, UsageError
@@ -260,8 +262,9 @@ class Consumer:
         ``exit_at_end`` stops when every partition this member holds is drained (also in group
         mode); an idle member stops once the group has given it nothing.
         """
+        reread = partial(reread_headers, self.config)
         for msg in self.messages(count, exit_at_end, batch):
-            yield Record.from_message(msg)
+            yield Record.from_message(msg, reread)
 
     def messages(self, count: int | None = None, exit_at_end: bool = False,
                  batch: int = 500) -> Iterator[Any]:
@@ -303,6 +306,10 @@ class Consumer:
                 return
             want = room if count is None else min(room, count - seen)
             msgs = client.consume(want, 0) or client.consume(1, 0.2)
+            if self._failure is not None:
+                # A rebalance inside consume() failed (e.g. --from beyond the end): nothing of
+                # this batch is handed over, so nothing is stored or committed.
+                raise self._failure
             if any(map(_error, msgs)):
                 msgs = self._drop_events(msgs)
             if at_end and msgs:

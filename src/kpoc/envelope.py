@@ -20,6 +20,10 @@ Schema (one JSON object per line)::
       "headers": [{"key": "h", "value": "v", "encoding": "utf-8"}]
     }
 
+A header's ``key`` is text too; a name that is not valid UTF-8 (Kafka allows any bytes) is
+written base64 with ``"key_encoding": "base64"``. Such a name can be read but not written back:
+librdkafka sends header names as C strings, so kpoc refuses it with an error naming the line.
+
 Only ``value`` is required when reading; every other field has the obvious default.
 """
 
@@ -28,15 +32,70 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._rawheaders import Headers, message_headers
 from .errors import UsageError
 
-__all__ = ["Record", "decode_bytes", "encode_bytes", "parse_line"]
+__all__ = [
+    "Record",
+    "check_header_name",
+    "decode_bytes",
+    "decode_name",
+    "encode_bytes",
+    "encode_name",
+    "parse_line",
+]
 
 _TS_TYPES = {0: "none", 1: "create", 2: "log_append"}
+# Outside JSON's required escapes (json.dumps escapes below U+0020 already).
+_LINE_BREAKS = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029)}
+
+
+def encode_name(name: str) -> tuple[str, str]:
+    """A header name: as is when it is valid UTF-8, else base64 of its bytes (the name holds
+    them as lone surrogates, see kpoc._rawheaders)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return base64.b64encode(_name_bytes(name)).decode("ascii"), "base64"
+    return name, "utf-8"
+
+
+def _name_bytes(name: str) -> bytes:
+    """The bytes a name read from Kafka stood for (surrogateescape); a surrogate outside that
+    range (only from code, never from a read) is kept as its UTF-8-style bytes."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogatepass")
+
+
+def decode_name(text: str, encoding: str = "utf-8") -> str:
+    raw = decode_bytes(text, encoding)
+    return (raw or b"").decode("utf-8", "surrogateescape")
+
+
+def check_header_name(name: object) -> str:
+    """A header name librdkafka can send: text that is valid UTF-8, without NUL.
+
+    confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
+    to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
+    """
+    if not isinstance(name, str):
+        raise UsageError(f"header name {name!r} is not text", "give header names as str")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = _name_bytes(name).decode("utf-8", "backslashreplace")
+        raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
+                         "text header names", "use a UTF-8 header name") from None
+    if "\0" in name:
+        raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
+                         "the name at", "drop the NUL from the header name")
+    return name
 
 
 def encode_bytes(data: bytes | None) -> tuple[str | None, str]:
@@ -56,7 +115,13 @@ def decode_bytes(text: str | None, encoding: str = "utf-8") -> bytes | None:
         raise UsageError(f"expected a string or null, got {type(text).__name__}",
                          "see the envelope schema in README.md")
     if encoding == "utf-8":
-        return text.encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = text[exc.start]
+            raise UsageError(f"text holds a lone surrogate {bad!r} (not valid Unicode)",
+                             "send bytes that are not UTF-8 base64-encoded, with the field's "
+                             "encoding set to \"base64\"") from None
     if encoding == "base64":
         try:
             return base64.b64decode(text, validate=True)
@@ -79,13 +144,16 @@ class Record:
     timestamp_type: str = "none"
 
     @classmethod
-    def from_message(cls, msg: Any) -> Record:
-        """From a confluent_kafka.Message."""
+    def from_message(cls, msg: Any,
+                     reread: Callable[[str, int, int], Headers] | None = None) -> Record:
+        """From a confluent_kafka.Message. Headers confluent-kafka cannot decode are read again
+        with ``reread`` (see :func:`kpoc._rawheaders.reread_headers`), or raise
+        :class:`~kpoc._rawheaders.UnreadableRecord` naming the record."""
         ts_type, ts = msg.timestamp()
         return cls(
             value=msg.value(),
             key=msg.key(),
-            headers=tuple(msg.headers() or ()),
+            headers=message_headers(msg, reread),
             topic=msg.topic(),
             partition=msg.partition(),
             offset=msg.offset(),
@@ -99,7 +167,11 @@ class Record:
         headers = []
         for name, hv in self.headers:
             text, enc = encode_bytes(hv)
-            headers.append({"key": name, "value": text, "encoding": enc})
+            hkey, name_enc = encode_name(name)
+            header = {"key": hkey, "value": text, "encoding": enc}
+            if name_enc != "utf-8":
+                header["key_encoding"] = name_enc
+            headers.append(header)
         return {
             "topic": self.topic,
             "partition": self.partition,
@@ -114,7 +186,10 @@ class Record:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_envelope(), ensure_ascii=False, separators=(",", ":"))
+        """One line: the characters that line splitters other than ``\n`` break at (Python's
+        ``str.splitlines``, JavaScript) are escaped, so a value holding them stays on its line."""
+        text = json.dumps(self.to_envelope(), ensure_ascii=False, separators=(",", ":"))
+        return text.translate(_LINE_BREAKS)
 
     @classmethod
     def from_envelope(cls, doc: Any) -> Record:
@@ -129,9 +204,13 @@ class Record:
         for h in raw_headers:
             if not isinstance(h, dict) or not isinstance(h.get("key"), str):
                 raise UsageError("each header needs a string 'key'", "fix the headers list")
-            headers.append((h["key"], decode_bytes(h.get("value"), h.get("encoding", "utf-8"))))
+            headers.append((decode_name(h["key"], h.get("key_encoding", "utf-8")),
+                            decode_bytes(h.get("value"), h.get("encoding", "utf-8"))))
         partition = doc.get("partition")
         ts = doc.get("timestamp")
+        if isinstance(ts, int) and ts < 0:
+            raise UsageError(f"timestamp {ts} is negative (Kafka's Java producer refuses it)",
+                             "give ms since the epoch, or null for the time of sending")
         return cls(
             value=decode_bytes(doc.get("value"), doc.get("value_encoding", "utf-8")),
             key=decode_bytes(doc.get("key"), doc.get("key_encoding", "utf-8")),
@@ -144,14 +223,19 @@ class Record:
         )
 
 
-def parse_line(line: str, lineno: int) -> Record:
-    """One JSON-lines envelope; errors name the line."""
+def parse_line(line: str, lineno: int, for_sending: bool = False) -> Record:
+    """One JSON-lines envelope; errors name the line. ``for_sending`` also refuses header names
+    librdkafka cannot write (see :func:`check_header_name`)."""
     try:
         doc = json.loads(line)
     except json.JSONDecodeError as exc:
         raise UsageError(f"input line {lineno} is not valid JSON: {exc.msg}",
                          "give one envelope object per line")
     try:
-        return Record.from_envelope(doc)
+        rec = Record.from_envelope(doc)
+        if for_sending:
+            for name, _ in rec.headers:
+                check_header_name(name)
+        return rec
     except UsageError as exc:
         raise UsageError(f"input line {lineno}: {exc.message}", exc.fix)

@@ -26,28 +26,38 @@ from confluent_kafka import Producer as _RdProducer
 
 from ._client import base_properties, make_client, partition_count, trap_for
 from .config import ClientConfig
+from .envelope import check_header_name
 from .errors import UsageError
 
 __all__ = [
+    "PARTITIONING",
     "RELIABLE_DEFAULTS",
     "DeliveryReport",
     "LoadSummary",
     "Producer",
+    "check_header_name",
+    "check_load",
     "parse_header",
     "percentile",
     "run_load",
 ]
 
+#: Keyed messages go where Kafka's Java producer puts them (murmur2 of the key; keyless ones are
+#: spread at random). librdkafka's own default, consistent_random (CRC32), sends most keys to a
+#: different partition, so one key written by a Java and a Python service would lose its order.
+PARTITIONING: dict[str, object] = {"partitioner": "murmur2_random"}
+
 #: What kpoc sets unless the user overrides it with -X: the Java client's safe defaults.
-RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True}
+RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True,
+                                        **PARTITIONING}
 
 #: Errors after which the message may be on the broker even though no ack arrived.
 _MAYBE_PERSISTED = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
                     KafkaError.REQUEST_TIMED_OUT}
 
 _FIXES = {
-    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics create … -c "
-                          "max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
+    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics alter-config TOPIC "
+                          "-c max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
                           "messages",
     "_MSG_TIMED_OUT": "no ack within message.timeout.ms; check `kpoc cluster status` or raise "
                       "--timeout / -X message.timeout.ms",
@@ -61,12 +71,16 @@ _FIXES = {
 
 
 def parse_header(text: str) -> tuple[str, bytes]:
-    """``key=value`` → (key, value bytes); the value may be empty, the key may not."""
+    """``key=value`` → (key, value bytes); the value may be empty, the key may not.
+
+    Text from a command line may hold bytes that are not UTF-8 as lone surrogates (PEP 383):
+    the value gets its original bytes back, the name is checked by :func:`check_header_name`.
+    """
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise UsageError(f"invalid header {text!r}: expected key=value",
                          "e.g. --header trace-id=abc123 (repeatable)")
-    return key, value.encode("utf-8")
+    return check_header_name(key), os.fsencode(value)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -164,6 +178,7 @@ class Producer:
              headers: list[tuple[str, bytes | None]] | None = None, partition: int | None = None,
              timestamp: int | None = None) -> int:
         """Queue one message; its report arrives later. Returns its sequence number."""
+        checked = [(check_header_name(n), v) for n, v in headers or ()]
         self._recover_if_fatal()
         seq = self._seq
         self._seq += 1
@@ -181,8 +196,8 @@ class Producer:
                                            round(latency, 3), key, text, name))
 
         kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivered}
-        if headers:
-            kwargs["headers"] = headers
+        if checked:
+            kwargs["headers"] = checked
         if partition is not None:
             kwargs["partition"] = partition
         if timestamp is not None:
@@ -352,6 +367,14 @@ def _payloads(size: int, distinct: int = 64) -> list[bytes]:
     return [os.urandom(size) for _ in range(distinct)]
 
 
+def check_load(count: int, size: int, rate: float | None) -> None:
+    """Refuse a load-mode run that cannot be done, before anything starts."""
+    if count < 1 or size < 0:
+        raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
+    if rate is not None and rate <= 0:
+        raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
+
+
 def run_load(config: ClientConfig, topic: str, count: int, size: int,
              rate: float | None = None, chunk: int = 1000,
              progress: Callable[[int], None] | None = None,
@@ -371,10 +394,7 @@ def run_load(config: ClientConfig, topic: str, count: int, size: int,
     of a file, for a benchmark) replaces the synthetic values: up to ``count`` of them are sent
     in order and ``size`` is their mean length.
     """
-    if count < 1 or size < 0:
-        raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
-    if rate is not None and rate <= 0:
-        raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
+    check_load(count, size, rate)
     summary = LoadSummary(topic, count, size)
     counter = _LoadCounter(summary)
     watch = _ProducerIdWatch()

@@ -11,16 +11,18 @@ import os
 import sys
 
 import click
+from click.core import ParameterSource
 
 from .. import __version__
 from ..errors import KpocError
+from . import _common
 from ._common import err
 
 
 class _Boundary(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except KpocError as exc:
             err.print(f"kpoc: error: {exc}", markup=False)
             ctx.exit(exc.exit_code)
@@ -32,8 +34,13 @@ class _Boundary(click.Group):
             ctx.exit(141)
         except click.UsageError as exc:  # a bad flag or argument: one line, not click's three
             where = exc.ctx.command_path if exc.ctx else "kpoc"
+            fix = f"see `{where} --help`"
+            env = _from_environment(exc)
+            if env is not None:
+                exc.param_hint = env  # type: ignore[attr-defined]
+                fix = f"fix or unset {env}"
             msg = exc.format_message().rstrip(".")
-            err.print(f"kpoc: error: {msg}; see `{where} --help`", markup=False)
+            err.print(f"kpoc: error: {msg}; {fix}", markup=False)
             ctx.exit(exc.exit_code)
         except OSError as exc:  # the output file or disk failed us (e.g. no space left)
             what = f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror or exc
@@ -41,6 +48,23 @@ class _Boundary(click.Group):
             with contextlib.suppress(OSError, ValueError):  # what is still buffered goes nowhere
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
+        if _common.stdout_gone:
+            ctx.exit(141)  # as a process killed by SIGPIPE, once the work is done
+        return result
+
+
+def _from_environment(exc: click.UsageError) -> str | None:
+    """The environment variable a bad option value came from (not the flag the user never
+    typed), or None."""
+    if not isinstance(exc, click.BadParameter) or exc.ctx is None or exc.param is None:
+        return None
+    name = exc.param.name
+    if name is None or exc.ctx.get_parameter_source(name) != ParameterSource.ENVIRONMENT:
+        return None
+    envvar = exc.param.envvar
+    if isinstance(envvar, str):
+        return envvar
+    return next((v for v in envvar or () if os.environ.get(v) is not None), None)
 
 
 @click.group(cls=_Boundary, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,8 +15,29 @@ from ..config import ClientConfig, load_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Set once stdout's reader has gone (``kpoc produce … | head -1``); the command exits 141.
+stdout_gone = False
+
+
+def drop_stdout() -> None:
+    """Send the rest of stdout to /dev/null and carry on: a producer whose report reader went
+    away still sends, and reports, every message it was given (rich's own handling exits 1
+    there, from inside a delivery report, leaving the rest unsent)."""
+    global stdout_gone
+    stdout_gone = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _Stdout(Console):
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        drop_stdout()
+
+
 #: Human output goes to stdout; progress and diagnostics to stderr.
-out = Console(highlight=False, soft_wrap=True)
+out = _Stdout(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -68,5 +90,8 @@ def config_from(conn: dict[str, Any]) -> ClientConfig:
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        drop_stdout()

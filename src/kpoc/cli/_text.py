@@ -14,14 +14,18 @@ from datetime import UTC, datetime
 from ..envelope import Record
 from ..errors import UsageError
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates too: a header name that is not UTF-8 holds its bytes as \udc80-\udcff.
+_CONTROL = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def escape_text(text: str, keep_newlines: bool = False) -> str:
     def sub(m: re.Match[str]) -> str:
-        c = m.group()
-        return {"\t": "\\t", "\r": "\\r"}.get(c) or f"\\x{ord(c):02x}" if ord(c) < 256 \
-            else f"\\u{ord(c):04x}"
+        c = ord(m.group())
+        if 0xDC80 <= c <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            return f"\\x{c - 0xDC00:02x}"
+        return {"\t": "\\t", "\r": "\\r"}.get(m.group()) or f"\\x{c:02x}" if c < 256 \
+            else f"\\u{c:04x}"
 
     text = _CONTROL.sub(sub, text)
     return text if keep_newlines else text.replace("\n", "\\n")

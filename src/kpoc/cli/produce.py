@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -12,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, UsageError
-from ..producer import DeliveryReport, Producer, parse_header, run_load
+from ..producer import DeliveryReport, Producer, check_load, parse_header, run_load
 from ._common import client_options, config_from, emit_json, err, out, output_option
 from ._text import escape_bytes, unescape
 
@@ -70,10 +71,10 @@ class _Reporter:
 
 def _values(values: tuple[str, ...], file: str | None, delimiter: str) -> Iterator[bytes]:
     if values:
-        for v in values:
-            yield v.encode("utf-8")
+        # Arguments that are not UTF-8 arrive as lone surrogates (PEP 383): their bytes back.
+        yield from map(os.fsencode, values)
         return
-    delim = unescape(delimiter).encode("utf-8")
+    delim = os.fsencode(unescape(delimiter))
     if not delim:
         raise UsageError("--delimiter must not be empty", "e.g. --delimiter '\\n' or ';'")
     if file is None and sys.stdin.isatty():
@@ -90,7 +91,7 @@ def _values(values: tuple[str, ...], file: str | None, delimiter: str) -> Iterat
 
 def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delimiter: str | None,
              headers: list[tuple[str, bytes]], validate_json: bool) -> Iterator[Record]:
-    kdelim = unescape(key_delimiter).encode("utf-8") if key_delimiter is not None else None
+    kdelim = os.fsencode(unescape(key_delimiter)) if key_delimiter is not None else None
     if kdelim == b"":
         raise UsageError("--key-delimiter must not be empty", "e.g. -K ':'")
     for n, data in enumerate(raw, 1):
@@ -102,9 +103,9 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
                                  "(binary goes base64-encoded in the envelope)") from None
             if not text.strip():
                 continue
-            yield parse_line(text, n)
+            yield parse_line(text, n, for_sending=True)
             continue
-        k = key.encode("utf-8") if key is not None else None
+        k = os.fsencode(key) if key is not None else None
         if kdelim is not None:
             k, sep, data = data.partition(kdelim)
             if not sep:
@@ -139,6 +140,8 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
 @click.option("--input", "input_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True,
               help="json: read `kpoc consume -o json` envelopes (lossless replay).")
+@click.option("--keep-partition", is_flag=True,
+              help="With --input json: send each message to its envelope's partition.")
 @click.option("-n", "--count", type=int, help="Load mode: send N synthetic messages.")
 @click.option("-s", "--size", type=int, default=100, show_default=True,
               help="Load mode: bytes per message.")
@@ -150,7 +153,7 @@ def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: st
             key: str | None, key_delimiter: str | None, header: tuple[str, ...],
             partition: int | None, validate_json: bool, input_format: str, count: int | None,
             size: int, rate: float | None, latency: bool, quiet: bool, output: str,
-            **conn: Any) -> None:
+            keep_partition: bool, **conn: Any) -> None:
     """Send messages to a topic and print a delivery report for each one.
 
     Messages come from VALUES, else from --file, else from stdin (one per line). Each is
@@ -163,9 +166,13 @@ def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: st
       printf 'k1:v1\\nk2:v2\\n' | kpoc produce -t teste -K :
       kpoc produce -t teste -H source=cli -H trace=1 '{"id":1}' --json
       kpoc consume -t teste -e -o json | kpoc produce -t copy --input json
+      kpoc produce -t copy --input json --keep-partition < backup.jsonl
       kpoc produce --count 100000 --size 100          # load mode with a summary
       kpoc produce --count 10000 --rate 1000 --latency # … and delivery latency p50/p99
     """
+    if keep_partition and (input_format != "json" or partition is not None):
+        raise UsageError("--keep-partition needs --input json and no --partition",
+                         "drop --keep-partition, or replay envelopes with --input json")
     config = config_from(conn)
     headers = [parse_header(h) for h in header]
     if count is not None:
@@ -178,13 +185,21 @@ def produce(values: tuple[str, ...], topic: str, file: str | None, delimiter: st
         producer.partitions(topic)
         producer.check_partition(topic, partition)
         for rec in _records(raw, input_format, key, key_delimiter, headers, validate_json):
+            target = partition
+            if keep_partition:
+                if rec.partition is None:
+                    raise UsageError("an envelope has no partition to keep",
+                                     "drop --keep-partition, or add \"partition\": N")
+                producer.check_partition(topic, rec.partition)
+                target = rec.partition
             producer.send(topic, rec.value, rec.key, list(rec.headers) or None,
-                          partition, rec.timestamp if input_format == "json" else None)
+                          target, rec.timestamp if input_format == "json" else None)
     reporter.finish()
 
 
 def _load(config: Any, topic: str, count: int, size: int, rate: float | None, latency: bool,
           output: str) -> None:
+    check_load(count, size, rate)  # before the progress bar draws anything
     with Progress(TextColumn("[bold]producing[/]"), BarColumn(),
                   TextColumn("{task.completed:,}/{task.total:,} msgs"), TimeRemainingColumn(),
                   console=err, transient=True, disable=output == "json") as bar:

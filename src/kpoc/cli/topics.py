@@ -1,4 +1,4 @@
-"""``kpoc topics``: create, list, describe and delete topics."""
+"""``kpoc topics``: create, list, describe, alter configs of and delete topics."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ._common import client_options, config_from, emit_json, err, out, output_op
 
 @click.group()
 def topics() -> None:
-    """Create, list, describe and delete topics.
+    """Create, list, describe, alter and delete topics.
 
     \b
     Example:
@@ -120,6 +120,34 @@ def create(name: str, partitions: int, replication_factor: int, configs: tuple[s
                   f"{t.replication_factor})", markup=False)
 
 
+@topics.command("alter-config")
+@client_options
+@output_option
+@click.argument("name")
+@click.option("-c", "--config", "configs", multiple=True, metavar="KEY=VALUE",
+              help="Config to set, repeatable (e.g. -c max.message.bytes=2097152).")
+@click.option("--delete", "deletes", multiple=True, metavar="KEY",
+              help="Config to return to the broker's default, repeatable.")
+def alter_config(name: str, configs: tuple[str, ...], deletes: tuple[str, ...], output: str,
+                 **conn: Any) -> None:
+    """Change an existing topic's configs; the ones not named stay as they are.
+
+    \b
+    Example:
+      kpoc topics alter-config teste -c max.message.bytes=2097152
+      kpoc topics alter-config teste -c retention.ms=86400000 --delete cleanup.policy
+    """
+    cfg = dict(parse_property(c, "--config", "max.message.bytes=2097152") for c in configs)
+    with _admin(conn) as admin:
+        after = admin.alter_topic_config(name, cfg, list(deletes))
+    if output == "json":
+        emit_json({"name": name, "configs": after})
+        return
+    out.print(f"altered topic {name}; configs (not default):", markup=False)
+    for k, v in after.items():
+        out.print(f"  {k}={v}", markup=False)
+
+
 @topics.command()
 @client_options
 @click.argument("name")
@@ -131,8 +159,9 @@ def delete(name: str, yes: bool, **conn: Any) -> None:
     Example:
       kpoc topics delete old-topic --yes
     """
-    if not yes:
-        click.confirm(f"Delete topic {name!r} and all its messages?", abort=True, err=True)
     with _admin(conn) as admin:
+        if not yes:
+            admin.partition_count(name)  # a missing topic is said before any question
+            click.confirm(f"Delete topic {name!r} and all its messages?", abort=True, err=True)
         admin.delete_topic(name)
     out.print(f"deleted topic {name}", markup=False)

@@ -12,15 +12,18 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import regex
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .._client import base_properties, make_client, translate, unavailable
+from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
+from ..cli._text import escape_text
 from ..config import ClientConfig
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, KpocError, NotFound, UsageError
@@ -193,7 +196,7 @@ def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> 
             if marks[p] is None:
                 raise unavailable(config, "a watermark request")
         starts = _starts(consumer, config, query, marks)
-        return _read(consumer, query, marks, starts, deadline)
+        return _read(consumer, query, marks, starts, deadline, partial(reread_headers, config))
     finally:
         consumer.close()
 
@@ -217,7 +220,8 @@ def _starts(consumer: Consumer, config: ClientConfig, q: Browse,
 
 
 def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
-          starts: dict[int, int], deadline: float) -> BrowseResult:
+          starts: dict[int, int], deadline: float,
+          reread: Callable[[str, int, int], Headers]) -> BrowseResult:
     todo = {p: s for p, s in starts.items() if s < marks[p][1]}
     found: dict[int, list[Record]] = {p: [] for p in marks}
     scanned = 0
@@ -239,7 +243,7 @@ def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
             if p not in todo:
                 continue
             scanned += 1
-            rec = Record.from_message(msg)
+            rec = Record.from_message(msg, reread)
             if q.filter.matches(rec):
                 found[p].append(rec)
                 # Forward modes stop a partition once it has enough; 'newest' reads to the end.
@@ -322,7 +326,11 @@ def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
                              'use {"name": "value"} or one name=value per line')
         if not isinstance(doc, dict):
             raise UsageError("headers JSON must be an object", 'e.g. {"trace": "abc"}')
-        return [(str(k), None if v is None else str(v).encode()) for k, v in doc.items()]
+        try:
+            return [(str(k), None if v is None else str(v).encode()) for k, v in doc.items()]
+        except UnicodeEncodeError:
+            raise UsageError("a header value holds a lone surrogate (not valid Unicode)",
+                             "send binary header values through the API, base64-encoded")
     out: list[tuple[str, bytes | None]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -341,13 +349,14 @@ def read_import(data: bytes, max_lines: int = 100_000) -> list[Record]:
     except UnicodeDecodeError:
         raise UsageError("the file is not UTF-8 text", "upload a JSON-lines export")
     records: list[Record] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    # Lines end at \n only: str.splitlines() would also cut at U+2028, U+0085, \x1c ….
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         if len(records) >= max_lines:
             raise UsageError(f"more than {max_lines} messages in one import",
                              "split the file, or use `kpoc produce --input json`")
-        records.append(parse_line(line, n))
+        records.append(parse_line(line, n, for_sending=True))
     if not records:
         raise UsageError("the file has no messages", "upload a JSON-lines export")
     return records
@@ -366,4 +375,12 @@ def pretty(rec: Record) -> dict[str, Any]:
     env["value_cut"] = value is not None and len(value) > DISPLAY_CAP
     if env["value_cut"]:
         env["value"] = value[:DISPLAY_CAP]
+    # Control characters (a terminal escape, U+202E …) shown as \x1b escapes, not passed on.
+    for k in ("key", "value"):
+        if env[k] is not None and env[f"{k}_encoding"] == "utf-8":
+            env[k] = escape_text(env[k], keep_newlines=True)
+    for h in env["headers"]:
+        h["key"] = escape_text(h["key"])
+        if h["value"] is not None and h["encoding"] == "utf-8":
+            h["value"] = escape_text(h["value"])
     return env
