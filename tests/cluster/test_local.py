@@ -237,3 +237,15 @@ def test_waiting_for_readiness_adds_no_log_handler():
     for _ in range(3):
         _null_logger()
     assert first == len(logging.getLogger("kpoc.cluster.librdkafka").handlers) == 1
+
+
+def test_a_stopped_mock_cluster_can_be_destroyed(tmp_path: Path):
+    d = tmp_path / "mock"
+    d.mkdir()
+    (d / "mock.log").write_text("")  # what `kpoc cluster down` leaves of a mock cluster
+    assert LocalCluster(d).destroy() and not d.exists()
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="does not look like a kpoc cluster"):
+        LocalCluster(stranger).destroy()

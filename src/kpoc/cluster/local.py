@@ -521,7 +521,8 @@ class LocalCluster:
             self.down(timeout=15)
         elif st is not None:
             stop_mock(self.data_dir)
-        if st is None and not (self.data_dir / "node-1").exists() and any(self.data_dir.iterdir()):
+        ours = (self.data_dir / "node-1").exists() or (self.data_dir / "mock.log").exists()
+        if st is None and not ours and any(self.data_dir.iterdir()):
             raise UsageError(
                 f"{self.data_dir} does not look like a kpoc cluster; refusing to delete it",
                 "delete it by hand if you are sure",
