@@ -335,9 +335,18 @@ def partition_count(config: ClientConfig, topic: str, operation: str,
     return len(tmd.partitions)
 
 
-def translate(exc: KafkaException, config: ClientConfig, what: str) -> Exception:
-    """Map a librdkafka error on ``what`` to the kpoc error a user can act on."""
+def translate(exc: KafkaException, config: ClientConfig, what: str) -> KpocError:
+    """Map a librdkafka error on ``what`` to the kpoc error a user can act on; it keeps the
+    Kafka error code in ``.code``."""
     err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    error = _translate(err, exc, config, what)
+    if error.code is None and err is not None:
+        error.code = err.code()
+    return error
+
+
+def _translate(err: KafkaError | None, exc: KafkaException, config: ClientConfig,
+               what: str) -> KpocError:
     code = err.code() if err else None
     text = err.str() if err else str(exc)
     if err is not None and text.rstrip().endswith(":"):

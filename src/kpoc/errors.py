@@ -21,14 +21,16 @@ __all__ = [
 
 
 class KpocError(Exception):
-    """Base of every error kpoc reports to a user."""
+    """Base of every error kpoc reports to a user. ``code`` is the Kafka error code
+    (``confluent_kafka.KafkaError``) the error came from, if it came from one."""
 
     exit_code = 1
 
-    def __init__(self, message: str, fix: str | None = None) -> None:
+    def __init__(self, message: str, fix: str | None = None, *, code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.code = code
 
     def __str__(self) -> str:
         return f"{self.message}; {self.fix}" if self.fix else self.message

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, Producer
 
 from kpoc.cluster import LocalCluster
+from kpoc.cluster.local import _null_logger
+from kpoc.errors import UsageError
 
 
 def _isr(cluster, topic: str) -> dict[int, list[int]]:
@@ -216,3 +220,32 @@ def test_manager_reports_quorum_leader_after_its_death(cluster):
     finally:
         m.start_node(leader)
     assert m.status().running == 3
+
+
+def test_an_explicit_node_count_must_match_the_existing_cluster(tmp_path: Path):
+    # 3 is also the default: given explicitly, it is still checked (it was once taken for unset).
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "cluster.json").write_text(json.dumps({"engine": "kafka", "nodes": [{
+        "node_id": 1, "client_port": 1, "controller_port": 2}], "bootstrap_servers": "x"}))
+    with pytest.raises(UsageError, match="has 1 nodes, not 3"):
+        LocalCluster(d).up(nodes=3)
+
+
+def test_waiting_for_readiness_adds_no_log_handler():
+    first = len(_null_logger().handlers)
+    for _ in range(3):
+        _null_logger()
+    assert first == len(logging.getLogger("kpoc.cluster.librdkafka").handlers) == 1
+
+
+def test_a_stopped_mock_cluster_can_be_destroyed(tmp_path: Path):
+    d = tmp_path / "mock"
+    d.mkdir()
+    (d / "mock.log").write_text("")  # what `kpoc cluster down` leaves of a mock cluster
+    assert LocalCluster(d).destroy() and not d.exists()
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="does not look like a kpoc cluster"):
+        LocalCluster(stranger).destroy()

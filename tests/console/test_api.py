@@ -122,14 +122,11 @@ def test_catastrophic_regex_is_refused_not_hung(client, cluster, make_topic):
     topic = make_topic(1)
     produce(cluster.bootstrap_servers, topic, ["a" * 5000 + "!"])
     started = time.monotonic()
+    # (a|a)* backtracks 2^5000 ways on "aaa…!": no engine finishes it, the timeout must stop it.
     r = client.get(f"/api/topics/{topic}/messages",
-                   params={"q": r"^(\w+\s?)*$", "regex": "true", "field": "value"})
+                   params={"q": r"^(a|a)*$", "regex": "true", "field": "value"})
     assert time.monotonic() - started < 10
-    assert r.status_code in (200, 400)
-    if r.status_code == 400:
-        assert "took longer" in r.json()["error"]
-    else:
-        assert r.json()["messages"] == []
+    assert r.status_code == 400 and "took longer" in r.json()["error"], r.text
 
 
 def test_browse_partition_bounds_and_missing_topic(client, make_topic):

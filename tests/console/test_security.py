@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -157,7 +156,6 @@ def test_cli_serves_the_console(kpoc_env, cluster):
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}" in out
-    time.sleep(0)
 
 
 VIEWER = "viewer-token-0123456789"

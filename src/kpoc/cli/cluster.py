@@ -18,7 +18,7 @@ from ..cluster import (
     ensure_jars,
     read_credentials,
 )
-from ..cluster.mock import start_mock, stop_mock
+from ..cluster.mock import mock_pid, start_mock, stop_mock
 from ..config import default_data_dir
 from ..errors import UsageError
 from ._common import emit_json, err, out, output_option
@@ -53,8 +53,9 @@ def cluster() -> None:
 
 
 @cluster.command()
-@click.option("--nodes", default=DEFAULT_NODES, show_default=True, type=int,
-              help="Number of broker+controller nodes.")
+@click.option("--nodes", type=int,
+              help=f"Number of broker+controller nodes [default: {DEFAULT_NODES} at creation; "
+                   "an existing cluster keeps its size, and a different number is an error].")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, envvar="KPOC_PORT",
               help="Client port of node 1; node N uses PORT+N-1, controllers PORT+100+N-1 "
                    "[env KPOC_PORT].")
@@ -69,7 +70,7 @@ def cluster() -> None:
               help="At creation: TLS everywhere, SASL/SCRAM-SHA-512 users, ACLs enforced; "
                    "writes a client properties file for -F [env KPOC_SECURE].")
 @_data_dir
-def up(nodes: int, port: int, timeout: float, engine: str, secure: bool,
+def up(nodes: int | None, port: int, timeout: float, engine: str, secure: bool,
        data_dir: Path | None) -> None:
     """Create (first time) and start the cluster; wait until it is ready.
 
@@ -87,7 +88,7 @@ def up(nodes: int, port: int, timeout: float, engine: str, secure: bool,
     if secure and engine == "mock":
         raise UsageError("--secure needs --engine kafka", "the mock cluster has no TLS or SASL")
     if engine == "mock":
-        bootstrap, already = start_mock(c, nodes, timeout)
+        bootstrap, already = start_mock(c.data_dir, nodes or DEFAULT_NODES, timeout)
         err.print(f"[yellow]engine: {MOCK_LABEL}[/]")
     else:
         bootstrap, already = c.up(nodes=nodes, port=port, timeout=timeout, secure=secure,
@@ -165,9 +166,7 @@ def status(data_dir: Path | None, output: str, as_json: bool) -> None:
     c = _cluster(data_dir)
     st = c.state()
     if st is not None and st.get("engine") == "mock":
-        from ..cluster.mock import mock_pid
-
-        pid = mock_pid(c)
+        pid = mock_pid(c.data_dir)
         doc = {"engine": "mock", "label": MOCK_LABEL, "bootstrap_servers": st["bootstrap_servers"],
                "pid": pid, "running": len(st["nodes"]) if pid else 0}
         if output == "json" or as_json:
@@ -205,7 +204,7 @@ def down(data_dir: Path | None) -> None:
     c = _cluster(data_dir)
     st = c.state()
     if st is not None and st.get("engine") == "mock":
-        stopped = stop_mock(c)
+        stopped = stop_mock(c.data_dir)
         err.print("mock cluster stopped" if stopped else "mock cluster was not running")
         return
     ids = c.down()

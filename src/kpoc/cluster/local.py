@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import shutil
 import signal
@@ -32,6 +33,8 @@ from ._props import (
     node_specs,
     render_properties,
 )
+from ._state import STATE_FILE, read_state
+from .mock import stop_mock
 
 DEFAULT_PORT = 9092
 DEFAULT_NODES = 3
@@ -135,20 +138,12 @@ class LocalCluster:
     def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.env = dict(os.environ if env is None else env)
-        self.state_path = self.data_dir / "cluster.json"
+        self.state_path = self.data_dir / STATE_FILE
         self._warmups: list = []  # in-flight warm-up requests of _wait_ready
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict | None:
-        try:
-            return dict(json.loads(self.state_path.read_text()))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, ValueError) as exc:
-            raise ClusterError(
-                f"cluster state {self.state_path} is unreadable: {exc}",
-                "run `kpoc cluster destroy` to start afresh",
-            )
+        return read_state(self.data_dir)
 
     def _require_state(self) -> dict:
         st = self.state()
@@ -225,7 +220,7 @@ class LocalCluster:
     # -- lifecycle -----------------------------------------------------------------------------
     def up(
         self,
-        nodes: int = DEFAULT_NODES,
+        nodes: int | None = None,
         port: int = DEFAULT_PORT,
         timeout: float = DEFAULT_TIMEOUT,
         progress: Progress = _silent,
@@ -238,8 +233,10 @@ class LocalCluster:
         to add a listener, e.g. a deliberately misadvertised one).
 
         ``secure`` (at creation only) makes a TLS + SASL/SCRAM + ACL cluster (see ``_secure``).
+        ``nodes`` None: DEFAULT_NODES at creation, the existing cluster's size afterwards; a
+        number given must match an existing cluster's.
         """
-        if not 1 <= nodes <= 9:
+        if nodes is not None and not 1 <= nodes <= 9:
             raise UsageError(f"--nodes {nodes} is out of range", "use 1 to 9 nodes")
         st = self.state()
         if st is not None and st.get("engine") != "kafka":
@@ -247,7 +244,7 @@ class LocalCluster:
                 f"{self.data_dir} holds a {st.get('engine')} cluster",
                 "run `kpoc cluster destroy` first or pick another --data-dir",
             )
-        if st is not None and len(st["nodes"]) != nodes and nodes != DEFAULT_NODES:
+        if st is not None and nodes is not None and len(st["nodes"]) != nodes:
             raise UsageError(
                 f"the cluster in {self.data_dir} has {len(st['nodes'])} nodes, not {nodes}",
                 "run `kpoc cluster destroy` first to change its size",
@@ -265,7 +262,8 @@ class LocalCluster:
         libs = ensure_jars(self.env)
         created = st is None
         if st is None:
-            st = self._create(nodes, port, java, libs, progress, overrides or {}, secure)
+            st = self._create(nodes or DEFAULT_NODES, port, java, libs, progress, overrides or {},
+                              secure)
         specs = [n for n in self._nodes(st) if self._pid(n.node_id) is None]
         self._check_ports(specs, bool(st.get("secure")))
         progress(f"starting {len(specs)} node(s): " + ", ".join(str(n.node_id) for n in specs))
@@ -389,8 +387,9 @@ class LocalCluster:
 
         specs = self._nodes(st)
         expected = {n.node_id for n in specs if self._pid(n.node_id) or n.node_id in started}
-        admin = AdminClient({**self.admin_properties(st), "log_level": 0,
-                             "logger": _null_logger()})
+        conf: dict[str, Any] = {**self.admin_properties(st), "log_level": 0,
+                                "logger": _null_logger()}
+        admin = AdminClient(conf)
         self._warmups = []
         try:
             self._wait_loop(admin, st, started, expected, deadline, timeout)
@@ -521,10 +520,9 @@ class LocalCluster:
         if st is not None and st.get("engine") == "kafka":
             self.down(timeout=15)
         elif st is not None:
-            from .mock import stop_mock
-
-            stop_mock(self)
-        if st is None and not (self.data_dir / "node-1").exists() and any(self.data_dir.iterdir()):
+            stop_mock(self.data_dir)
+        ours = (self.data_dir / "node-1").exists() or (self.data_dir / "mock.log").exists()
+        if st is None and not ours and any(self.data_dir.iterdir()):
             raise UsageError(
                 f"{self.data_dir} does not look like a kpoc cluster; refusing to delete it",
                 "delete it by hand if you are sure",
@@ -543,10 +541,10 @@ def _first_error(lines: list[str]) -> str:
     return (errors or lines or ["(empty log)"])[-1]
 
 
-def _null_logger():
-    import logging
-
+def _null_logger() -> logging.Logger:
+    """A logger that drops librdkafka's start-up noise; its one handler is added once."""
     log = logging.getLogger("kpoc.cluster.librdkafka")
-    log.addHandler(logging.NullHandler())
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
     log.propagate = False
     return log

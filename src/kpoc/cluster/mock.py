@@ -13,62 +13,60 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import ClusterError, UsageError
-
-if TYPE_CHECKING:
-    from .local import LocalCluster
+from ._state import STATE_FILE, read_state
 
 LABEL = "librdkafka mock cluster (in-memory test double, not Apache Kafka)"
 
 
-def start_mock(cluster: LocalCluster, nodes: int, timeout: float) -> tuple[str, bool]:
-    st = cluster.state()
+def start_mock(data_dir: Path, nodes: int, timeout: float) -> tuple[str, bool]:
+    """Start a mock cluster in ``data_dir``; return (bootstrap, was_already_running)."""
+    st = read_state(data_dir)
     if st is not None and st.get("engine") != "mock":
         raise UsageError(
-            f"{cluster.data_dir} holds a real Kafka cluster",
+            f"{data_dir} holds a real Kafka cluster",
             "run `kpoc cluster destroy` first or pick another --data-dir",
         )
-    pid = mock_pid(cluster)
+    pid = mock_pid(data_dir)
     if st is not None and pid:
         return st["bootstrap_servers"], True
-    cluster.data_dir.mkdir(parents=True, exist_ok=True)
-    cluster.state_path.unlink(missing_ok=True)
-    log = cluster.data_dir / "mock.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+    log = data_dir / "mock.log"
     subprocess.run(
         ["sh", "-c", 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 &', "sh", str(log),
-         sys.executable, "-m", "kpoc.cluster.mock", str(nodes), str(cluster.data_dir)],
+         sys.executable, "-m", "kpoc.cluster.mock", str(nodes), str(data_dir)],
         start_new_session=True, timeout=30, check=True,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        st = cluster.state()
+        st = read_state(data_dir)
         if st is not None and st.get("engine") == "mock":
             return st["bootstrap_servers"], False
         time.sleep(0.1)
     raise ClusterError(f"the mock cluster did not start within {timeout:g}s", f"see {log}")
 
 
-def mock_pid(cluster: LocalCluster) -> int | None:
+def mock_pid(data_dir: Path) -> int | None:
     try:
-        pid = int((cluster.data_dir / "mock.pid").read_text())
+        pid = int((data_dir / "mock.pid").read_text())
         os.kill(pid, 0)
         return pid
     except (OSError, ValueError):
         return None
 
 
-def stop_mock(cluster: LocalCluster) -> bool:
-    pid = mock_pid(cluster)
+def stop_mock(data_dir: Path) -> bool:
+    pid = mock_pid(data_dir)
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
     for _ in range(50):
-        if mock_pid(cluster) is None:
+        if mock_pid(data_dir) is None:
             break
         time.sleep(0.1)
-    (cluster.data_dir / "mock.pid").unlink(missing_ok=True)
+    (data_dir / "mock.pid").unlink(missing_ok=True)
     return True
 
 
@@ -90,7 +88,7 @@ def _serve(nodes: int, data_dir: Path) -> None:
         "nodes": [{"node_id": b.id, "client_port": b.port, "controller_port": 0,
                    "host": b.host} for b in md.brokers.values()],
     }
-    (data_dir / "cluster.json").write_text(json.dumps(state, indent=2) + "\n")
+    (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
     stop = False
 
     def _term(*_: object) -> None:
@@ -101,7 +99,7 @@ def _serve(nodes: int, data_dir: Path) -> None:
     signal.signal(signal.SIGINT, _term)
     while not stop:
         p.poll(0.5)
-    (data_dir / "cluster.json").unlink(missing_ok=True)
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

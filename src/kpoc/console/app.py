@@ -11,9 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 from confluent_kafka import KafkaException
 from fastapi import Depends, FastAPI, Request
@@ -26,63 +24,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from .._client import translate
-from ..admin import Admin
 from ..cluster import LocalCluster
 from ..config import ClientConfig
 from ..errors import AuthError, KafkaUnavailable, KpocError, NotFound, UsageError
+from ._context import Console
 from ._lag import LagHistory
 from ._messages import Sender
 from ._security import SESSION_COOKIE, Security, new_session_id
 
 HERE = Path(__file__).parent
-
-
-@dataclass
-class Console:
-    """Everything a route needs, stored on ``app.state.console``."""
-
-    config: ClientConfig
-    security: Security
-    templates: Jinja2Templates
-    lag: LagHistory
-    sender: Sender
-    local: LocalCluster | None = None
-    admin: Admin = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.admin = Admin(self.config)
-
-    def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
-               status_code: int = 200) -> Response:
-        ctx = {"read_only": self.security.request_read_only(request),
-               "auth": self.security.enabled,
-               "csrf_token": self.security.csrf_token(request), "version": __version__,
-               "bootstrap": self.config.bootstrap_servers, **(context or {})}
-        return self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
-
-
-T = TypeVar("T")
-#: Right after a topic is created or while one is deleted, brokers disagree for a moment and a
-#: watermark request fails with this; a page should not, so such calls are retried briefly.
-_TRANSIENT = ("Unknown topic or partition", "Leader not available", "Not leader")
-
-
-def retry(fn: Callable[[], T], attempts: int = 12, pause: float = 0.4) -> T:
-    """``fn()``, retried on metadata races between brokers (never on other errors)."""
-    for i in range(attempts):
-        try:
-            return fn()
-        except KpocError as exc:
-            if isinstance(exc, NotFound) or i == attempts - 1 or not any(
-                    t.lower() in exc.message.lower() for t in _TRANSIENT):
-                raise
-            time.sleep(pause)
-    raise AssertionError("unreachable")
-
-
-def console_of(request: Request) -> Console:
-    console: Console = request.app.state.console
-    return console
 
 
 def _templates() -> Jinja2Templates:

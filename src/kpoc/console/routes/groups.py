@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ...admin import GroupInfo, parse_reset_target
-from ..app import Console, console_of, retry
+from .._context import Console, console_of, retry
 
 router = APIRouter()
 

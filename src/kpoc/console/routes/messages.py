@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from ...envelope import Record
 from ...errors import UsageError
+from .._context import Console, console_of
 from .._messages import (
     MAX_COUNT,
     MAX_EXPORT,
@@ -24,7 +25,6 @@ from .._messages import (
     pretty,
     read_import,
 )
-from ..app import Console, console_of
 
 router = APIRouter()
 MAX_UPLOAD = 10 * 1024 * 1024

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ...errors import KpocError
-from ..app import Console, console_of
+from .._context import Console, console_of
 
 router = APIRouter()
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from .._context import console_of
 from .._security import AUTH_COOKIE
-from ..app import console_of
 
 router = APIRouter()
 

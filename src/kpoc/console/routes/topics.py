@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from ...admin import TopicInfo
 from ...config import parse_property
 from ...errors import UsageError
-from ..app import Console, console_of, retry
+from .._context import Console, console_of, retry
 
 router = APIRouter()
 

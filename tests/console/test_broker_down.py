@@ -1,8 +1,9 @@
 """A SIGKILLed broker shows as down in the browser.
 
-Named to run after the other console tests: it kills a node, and tests that create RF-3 topics
-must not run while it is down. The console under test runs as the real `kpoc console` process,
-so its Kafka clients live outside pytest while the node dies and comes back.
+It kills a node of the session cluster and hands the cluster back as it found it: the node
+restarted and every partition's replicas in sync again, so no test before or after depends on the
+order. The console under test runs as the real `kpoc console` process, so its Kafka clients live
+outside pytest while the node dies and comes back.
 """
 
 from __future__ import annotations
@@ -83,5 +84,12 @@ def _restart(manager, node: int, cluster) -> None:
                 raise
             time.sleep(2)
     admin = cluster.admin()
-    wait_for(lambda: len(admin.list_topics(timeout=5).brokers) == 3,
-             max(deadline - time.monotonic(), 60), f"node {node} to rejoin")
+
+    def whole() -> bool:
+        md = admin.list_topics(timeout=5)
+        return len(md.brokers) == 3 and all(
+            len(p.isrs) == len(p.replicas) for t in md.topics.values()
+            for p in t.partitions.values())
+
+    wait_for(whole, max(deadline - time.monotonic(), 60),
+             f"node {node} to rejoin and every replica to be back in sync")

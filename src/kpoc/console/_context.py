@@ -1,0 +1,73 @@
+"""What every route needs (:class:`Console`, stored on ``app.state.console``), and ``retry``.
+
+Routes import this module, never :mod:`kpoc.console.app`, which imports the routes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from confluent_kafka import KafkaError
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+
+from .. import __version__
+from ..admin import Admin
+from ..cluster import LocalCluster
+from ..config import ClientConfig
+from ..errors import KpocError, NotFound
+from ._lag import LagHistory
+from ._messages import Sender
+from ._security import Security
+
+
+@dataclass
+class Console:
+    """Everything a route needs, stored on ``app.state.console``."""
+
+    config: ClientConfig
+    security: Security
+    templates: Jinja2Templates
+    lag: LagHistory
+    sender: Sender
+    local: LocalCluster | None = None
+    admin: Admin = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admin = Admin(self.config)
+
+    def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
+               status_code: int = 200) -> Response:
+        ctx = {"read_only": self.security.request_read_only(request),
+               "auth": self.security.enabled,
+               "csrf_token": self.security.csrf_token(request), "version": __version__,
+               "bootstrap": self.config.bootstrap_servers, **(context or {})}
+        return self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+T = TypeVar("T")
+#: Right after a topic is created or while one is deleted, brokers disagree for a moment and a
+#: watermark request fails with one of these; a page should not, so such calls are retried.
+TRANSIENT_CODES = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE,
+                             KafkaError.NOT_LEADER_FOR_PARTITION})
+
+
+def retry(fn: Callable[[], T], attempts: int = 12, pause: float = 0.4) -> T:
+    """``fn()``, retried on metadata races between brokers (never on other errors)."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except KpocError as exc:
+            if isinstance(exc, NotFound) or i == attempts - 1 or exc.code not in TRANSIENT_CODES:
+                raise
+            time.sleep(pause)
+    raise AssertionError("unreachable")
