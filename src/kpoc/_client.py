@@ -322,17 +322,50 @@ def partition_count(config: ClientConfig, topic: str, operation: str,
     — a producer's first message waited ~1 s, a consumer's first offset lookup after assign()
     500 ms."""
     validate_topic_name(topic)
-    tmd = topic_metadata(config, topic, operation).topics.get(topic)
+    count = count_partitions(topic_metadata(config, topic, operation), topic, config)
+    if client is not None:
+        wait_metadata(client, config, "a metadata request", topic)
+    return count
+
+
+def count_partitions(md: Any, topic: str, config: ClientConfig) -> int:
+    """How many partitions ``topic`` has in metadata ``md``; a missing topic is :func:`no_topic`."""
+    tmd = md.topics.get(topic)
     if tmd is None or tmd.error is not None:
         code = tmd.error.code() if tmd is not None and tmd.error is not None else None
         if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
             raise unavailable(config, "a metadata request")
-        raise NotFound(f"topic {topic!r} does not exist on {config.bootstrap_servers}",
-                       f"list topics with `kpoc topics list` or create it with "
-                       f"`kpoc topics create {topic}`")
-    if client is not None:
-        wait_metadata(client, config, "a metadata request", topic)
+        raise no_topic(config, topic, code)
     return len(tmd.partitions)
+
+
+def no_topic(config: ClientConfig, topic: str, code: int | None = None) -> NotFound:
+    """The one way kpoc says a topic does not exist."""
+    return NotFound(f"topic {topic!r} does not exist on {config.bootstrap_servers}",
+                    f"list topics with `kpoc topics list` or create it with "
+                    f"`kpoc topics create {topic}`",
+                    code=KafkaError.UNKNOWN_TOPIC_OR_PART if code is None else code)
+
+
+def result(future: Any, config: ClientConfig, what: str,
+           known: Mapping[int, KpocError | Callable[[str], KpocError]] | None = None) -> Any:
+    """The result of an admin request's future within the bound. A Kafka error becomes
+    ``known[code]`` if given (or what that function makes of the broker's own message), else
+    :func:`translate`'s error; either chains the Kafka error."""
+    import concurrent.futures
+
+    try:
+        return future.result(timeout=config.timeout + 1)
+    except concurrent.futures.TimeoutError:
+        raise unavailable(config, what) from None
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        if err is not None and known and err.code() in known:
+            mapped = known[err.code()]
+            error = mapped if isinstance(mapped, KpocError) else mapped(err.str())
+            error.code = err.code()
+            raise error from exc
+        raise translate(exc, config, what) from exc
 
 
 def translate(exc: KafkaException, config: ClientConfig, what: str) -> KpocError:

@@ -11,7 +11,7 @@ import concurrent.futures
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -22,7 +22,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from ._client import admin_client, translate, unavailable
+from ._client import admin_client, result
 from .config import ClientConfig
 from .errors import AuthError, KpocError, UsageError
 
@@ -132,31 +132,22 @@ def _admin(config: ClientConfig) -> AdminClient:
 
 
 def _wait(config: ClientConfig, future: concurrent.futures.Future, what: str) -> Any:
-    try:
-        return future.result(timeout=config.timeout + 1)
-    except concurrent.futures.TimeoutError:
-        raise unavailable(config, what) from None
-    except KafkaException as exc:
-        raise _acl_error(exc, config, what) from None
+    return result(future, config, what, _acl_errors(config, what))
 
 
-def _acl_error(exc: KafkaException, config: ClientConfig, what: str) -> Exception:
-    err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-    code = err.code() if err else None
-    if code == KafkaError.SECURITY_DISABLED:
-        return KpocError(
+def _acl_errors(config: ClientConfig, what: str) -> dict[int, KpocError]:
+    """What the ACL requests' own Kafka error codes mean to a user."""
+    user = config.properties.get("sasl.username")
+    return {
+        KafkaError.SECURITY_DISABLED: KpocError(
             f"{what}: this cluster has no authorizer, so it has no ACLs",
             "ACLs need a secure cluster: `kpoc cluster up --secure` (after `kpoc cluster "
-            "destroy`), or enable an authorizer on yours",
-        )
-    if code == KafkaError.CLUSTER_AUTHORIZATION_FAILED:
-        user = config.properties.get("sasl.username")
-        return AuthError(
+            "destroy`), or enable an authorizer on yours"),
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED: AuthError(
             f"{what}: not authorised: managing ACLs needs DESCRIBE/ALTER on the cluster, "
             f"which {'User:' + str(user) if user else 'this principal'} lacks",
-            "connect as an admin (a local secure cluster's: -F <data-dir>/client.properties)",
-        )
-    return translate(exc, config, what)
+            "connect as an admin (a local secure cluster's: -F <data-dir>/client.properties)"),
+    }
 
 
 def _require_cluster_describe(admin: AdminClient, config: ClientConfig) -> None:

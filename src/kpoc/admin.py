@@ -34,9 +34,11 @@ from confluent_kafka.admin import (
 from ._client import (
     admin_client,
     base_properties,
+    count_partitions,
     make_client,
+    no_topic,
+    result,
     translate,
-    unavailable,
     wait_metadata,
 )
 from .config import ClientConfig, validate_topic_name
@@ -254,18 +256,7 @@ class Admin:
 
     def _result(self, future: concurrent.futures.Future, what: str,
                 known: dict[int, KpocError | Callable[[str], KpocError]] | None = None) -> Any:
-        """The future's result; an error code in ``known`` raises its kpoc error (or what its
-        function makes of the broker's own message)."""
-        try:
-            return future.result(timeout=self.config.timeout + 1)
-        except concurrent.futures.TimeoutError:
-            raise unavailable(self.config, what) from None
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            if err is not None and known and err.code() in known:
-                mapped = known[err.code()]
-                raise (mapped if isinstance(mapped, KpocError) else mapped(err.str())) from None
-            raise translate(exc, self.config, what) from None
+        return result(future, self.config, what, known)
 
     def _metadata(self, topic: str | None = None) -> Any:
         # Polls in slices: a wrong password or untrusted certificate stops it at once.
@@ -368,10 +359,7 @@ class Admin:
         return self.topic_configs(name)
 
     def partition_count(self, name: str) -> int:
-        tmd = self._metadata(name).topics.get(name)
-        if tmd is None or tmd.error is not None:
-            raise self._no_topic(name)
-        return len(tmd.partitions)
+        return count_partitions(self._metadata(name), name, self.config)
 
     @staticmethod
     def _topic_info(tmd: Any, marks: dict[tuple[str, int], tuple[int, int]],
@@ -384,9 +372,7 @@ class Admin:
         return TopicInfo(tmd.topic, parts, tmd.topic.startswith("__"), configs or {})
 
     def _no_topic(self, name: str) -> NotFound:
-        return NotFound(f"topic {name!r} does not exist on {self.config.bootstrap_servers}",
-                        "list topics with `kpoc topics list` or create it with "
-                        f"`kpoc topics create {name}`")
+        return no_topic(self.config, name)
 
     def create_topic(self, name: str, partitions: int = 3, replication_factor: int = 3,
                      configs: dict[str, str] | None = None) -> TopicInfo:

@@ -18,6 +18,7 @@ from .errors import ConfigError, UsageError
 __all__ = [
     "DEFAULT_BOOTSTRAP",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TOPIC",
     "ClientConfig",
     "default_data_dir",
     "is_secret",
@@ -30,6 +31,8 @@ __all__ = [
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TIMEOUT = 10.0
+#: The seed project's topic: what produce, consume, demo and doctor use when given none.
+DEFAULT_TOPIC = "teste"
 _SECRET_MARKERS = ("password", "secret", "key.pem", "private", "token")
 
 

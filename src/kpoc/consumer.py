@@ -30,13 +30,14 @@ from ._client import (
     base_properties,
     denied,
     make_client,
+    no_topic,
     partition_count,
     translate,
 )
 from ._rawheaders import reread_headers
 from .config import ClientConfig
 from .envelope import Record
-from .errors import KpocError, NotFound, UsageError
+from .errors import KpocError, UsageError
 
 __all__ = ["DEFAULT_GROUP", "Consumer", "GroupEvent", "StartPosition", "parse_start"]
 
@@ -376,7 +377,7 @@ class Consumer:
     def _raise(self, err: KafkaError) -> None:
         code = err.code()
         if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-            raise NotFound(f"topic not found: {err.str()}", "list topics with `kpoc topics list`")
+            raise no_topic(self.config, ", ".join(self.topics), code) from KafkaException(err)
         if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
             raise denied(self.config, "group", self.group, "read", err.name())
         if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:

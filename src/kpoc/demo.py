@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .admin import Admin, GroupInfo
-from .config import ClientConfig
+from .config import DEFAULT_TOPIC, ClientConfig
 from .consumer import Consumer, GroupEvent
 from .errors import KpocError, NotFound
 from .producer import DeliveryReport, Producer
@@ -72,7 +72,7 @@ def _wait_stable(admin: Admin, group: str, members: int, partitions: int,
         time.sleep(0.3)
 
 
-def run_demo(config: ClientConfig, say: Say, topic: str = "teste", group: str = "demo",
+def run_demo(config: ClientConfig, say: Say, topic: str = DEFAULT_TOPIC, group: str = "demo",
              consumers: int = 4, messages: int = 12, keep_running: bool = False) -> DemoResult:
     """Run the six steps; with ``keep_running`` the consumers stay up until Ctrl-C."""
     with Admin(config) as admin:

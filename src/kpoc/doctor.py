@@ -26,7 +26,7 @@ from ._client import make_client
 from ._wire import ApiVersionsInfo, WireError, api_versions, connect, metadata
 from .admin import BrokerInfo
 from .cluster import KAFKA_VERSION
-from .config import ClientConfig
+from .config import DEFAULT_TOPIC, ClientConfig
 
 #: ``metadata.version`` feature levels → Kafka release (from Kafka 4.3.1's MetadataVersion).
 METADATA_VERSIONS = {
@@ -314,7 +314,7 @@ def _quiet_admin(config: ClientConfig) -> AdminClient:
 
 def diagnose(
     config: ClientConfig,
-    topic: str | None = "teste",
+    topic: str | None = DEFAULT_TOPIC,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Run every check against the cluster ``config`` points at; never raises for a finding."""

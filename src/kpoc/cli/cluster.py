@@ -12,6 +12,7 @@ from ..cluster import (
     DEFAULT_NODES,
     DEFAULT_PORT,
     DEMO_PREFIX,
+    KAFKA_VERSION,
     MOCK_LABEL,
     SECURE_MECHANISM,
     LocalCluster,
@@ -35,9 +36,8 @@ def _cluster(data_dir: Path | None) -> LocalCluster:
     return LocalCluster(data_dir or default_data_dir())
 
 
-@click.group()
-def cluster() -> None:
-    """Run a real Apache Kafka 4.3.1 cluster (KRaft, no ZooKeeper) on 127.0.0.1.
+@click.group(help=f"""Run a real Apache Kafka {KAFKA_VERSION} cluster (KRaft, no ZooKeeper) on
+    127.0.0.1.
 
     The jars come from Maven Central on first use and are cached; each node is a local JVM
     process acting as broker and controller.
@@ -49,7 +49,9 @@ def cluster() -> None:
       kpoc cluster kill 2        # SIGKILL node 2, for fault tests
       kpoc cluster start 2
       kpoc cluster down          # data kept; `destroy` deletes it
-    """
+    """)
+def cluster() -> None:
+    pass
 
 
 @cluster.command()
@@ -142,7 +144,7 @@ def fetch() -> None:
     """Download Apache Kafka's jars from Maven Central into the cache (once).
 
     `up` does this by itself; run it ahead to do the download at a time of your choosing.
-    The folder is ~/.cache/kpoc/kafka-4.3.1/libs, or KPOC_KAFKA_LIBS.
+    The folder is ~/.cache/kpoc/kafka-<version>/libs, or KPOC_KAFKA_LIBS.
 
     \b
     Example:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ from ..cluster import LocalCluster
 from ..config import ClientConfig, default_data_dir
 from ..errors import PrerequisiteError, UsageError
 from ._common import client_options, config_from, err, out
+
+#: Like --read-only's KPOC_CONSOLE_READ_ONLY; the old spelling still works, with a note.
+READ_ONLY_TOKEN_ENV = "KPOC_CONSOLE_READ_ONLY_TOKEN"
+_OLD_READ_ONLY_TOKEN_ENV = "KPOC_CONSOLE_READONLY_TOKEN"
 
 MIN_TOKEN = 16
 
@@ -52,10 +57,11 @@ def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster
 @click.option("--auth-token", envvar="KPOC_CONSOLE_TOKEN", metavar="TOKEN",
               help=f"Require this token (≥ {MIN_TOKEN} characters): bearer header or login "
                    "page [env KPOC_CONSOLE_TOKEN].")
-@click.option("--read-only-token", envvar="KPOC_CONSOLE_READONLY_TOKEN", metavar="TOKEN",
+@click.option("--read-only-token", envvar=[READ_ONLY_TOKEN_ENV, _OLD_READ_ONLY_TOKEN_ENV],
+              metavar="TOKEN",
               help="A second token that logs in with the read-only role: it can look at "
                    "everything and change nothing (needs --auth-token for the admin) "
-                   "[env KPOC_CONSOLE_READONLY_TOKEN].")
+                   f"[env {READ_ONLY_TOKEN_ENV}].")
 @click.option("--sample-interval", default=5.0, show_default=True, type=float,
               envvar="KPOC_CONSOLE_SAMPLE_INTERVAL",
               help="Seconds between lag-history samples; 0 disables sampling "
@@ -86,10 +92,13 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
     if auth_token is not None and len(auth_token) < MIN_TOKEN:
         raise UsageError(f"--auth-token is {len(auth_token)} characters long",
                          f"use at least {MIN_TOKEN}, e.g. $(openssl rand -hex 16)")
+    if _OLD_READ_ONLY_TOKEN_ENV in os.environ and READ_ONLY_TOKEN_ENV not in os.environ:
+        err.print(f"kpoc: note: {_OLD_READ_ONLY_TOKEN_ENV} is deprecated; set "
+                  f"{READ_ONLY_TOKEN_ENV} instead", markup=False)
     if read_only_token is not None:
         if not auth_token:
             raise UsageError("--read-only-token needs --auth-token (the admin's token) too",
-                             "set both, e.g. KPOC_CONSOLE_TOKEN and KPOC_CONSOLE_READONLY_TOKEN")
+                             f"set both, e.g. KPOC_CONSOLE_TOKEN and {READ_ONLY_TOKEN_ENV}")
         if len(read_only_token) < MIN_TOKEN or read_only_token == auth_token:
             raise UsageError("--read-only-token must be a different token of at least "
                              f"{MIN_TOKEN} characters", "e.g. $(openssl rand -hex 16)")

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..config import DEFAULT_TOPIC
 from ..consumer import DEFAULT_GROUP, Consumer, GroupEvent, parse_start
 from ._common import client_options, config_from, err, output_option
 from ._text import check_format, format_record, human_record
@@ -36,7 +37,8 @@ def _stop_on_signals(consumer: Consumer, quiet: bool) -> None:
 @output_option
 @click.argument("topics", nargs=-1)
 @click.option("-t", "--topic", "topic_opt", multiple=True,
-              help="Topic to read (repeatable; or give TOPICS) [default teste, env KPOC_TOPIC].")
+              help=f"Topic to read (repeatable; or give TOPICS) [default {DEFAULT_TOPIC}, "
+                   "env KPOC_TOPIC].")
 @click.option("-g", "--group", default=DEFAULT_GROUP, envvar="KPOC_GROUP", show_default=True,
               help="Consumer group [env KPOC_GROUP].")
 @click.option("--from", "start", metavar="WHERE",
@@ -66,7 +68,7 @@ def consume(topics: tuple[str, ...], topic_opt: tuple[str, ...], group: str, sta
       kpoc consume teste -o json -e > backup.jsonl   # lossless export
       kpoc consume teste -f '%t [%p] @%o: %k %s\\n'
     """
-    names = list(topics) + list(topic_opt) or [os.environ.get("KPOC_TOPIC", "teste")]
+    names = list(topics) + list(topic_opt) or [os.environ.get("KPOC_TOPIC", DEFAULT_TOPIC)]
     position = parse_start(start) if start else None
     line_format = check_format(fmt) if fmt else None
     config = config_from(conn)

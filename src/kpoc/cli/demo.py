@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..cluster import ADMIN_PROPERTIES, DEFAULT_PORT, LocalCluster
-from ..config import default_data_dir
+from ..config import DEFAULT_TOPIC, default_data_dir
 from ..demo import run_demo
 from ._common import client_options, config_from, out
 
@@ -19,7 +19,7 @@ from ._common import client_options, config_from, out
               envvar="KPOC_DEMO_MESSAGES", help="Messages to produce [env KPOC_DEMO_MESSAGES].")
 @click.option("--consumers", type=int, default=4, show_default=True,
               help="Consumers in the group (the seed's diagram has 4).")
-@click.option("-t", "--topic", default="teste", show_default=True)
+@click.option("-t", "--topic", default=DEFAULT_TOPIC, show_default=True)
 @click.option("-g", "--group", default="demo", show_default=True)
 @click.option("--keep-running", is_flag=True, help="Keep the consumers running until Ctrl-C.")
 @click.option("--no-cluster", is_flag=True,

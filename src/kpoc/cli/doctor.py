@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..config import DEFAULT_TOPIC
 from ..doctor import diagnose
 from ..errors import KpocError
 from ._common import build_config, client_options, emit_json, err, out, output_option
@@ -12,7 +13,7 @@ from ._common import build_config, client_options, emit_json, err, out, output_o
 @click.command()
 @client_options
 @output_option
-@click.option("--topic", default="teste", show_default=True, envvar="KPOC_DOCTOR_TOPIC",
+@click.option("--topic", default=DEFAULT_TOPIC, show_default=True, envvar="KPOC_DOCTOR_TOPIC",
               help="Topic whose durability settings to check [env KPOC_DOCTOR_TOPIC].")
 @click.option("--no-topic", is_flag=True, help="Skip the topic check (e.g. as a healthcheck).")
 def doctor(bootstrap_servers: str | None, properties: tuple[str, ...], config_file: str | None,

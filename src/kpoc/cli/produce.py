@@ -11,6 +11,7 @@ from typing import IO, Any
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ..config import DEFAULT_TOPIC
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, UsageError
 from ..producer import DeliveryReport, Producer, check_load, parse_header, run_load
@@ -124,7 +125,7 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
 @client_options
 @output_option
 @click.argument("values", nargs=-1)
-@click.option("-t", "--topic", default="teste", envvar="KPOC_TOPIC", show_default=True,
+@click.option("-t", "--topic", default=DEFAULT_TOPIC, envvar="KPOC_TOPIC", show_default=True,
               help="Topic to send to [env KPOC_TOPIC].")
 @click.option("-f", "--file", type=click.Path(dir_okay=False, allow_dash=True),
               help="Read messages from a file (- for stdin) instead of VALUES.")

@@ -20,7 +20,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import ClusterError, NotFound
 from ._props import CONTROLLER_PORT_OFFSET, NodeSpec
@@ -190,26 +189,19 @@ def demo_acls() -> list[tuple[str, str, str]]:
 
 def grant_demo_acls(admin_props: dict[str, str], timeout: float) -> None:
     """Let the demo user use ``demo*`` topics and groups (prefixed ACLs), as admin."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import (
-        AclBinding,
-        AclOperation,
-        AclPermissionType,
-        AdminClient,
-        ResourcePatternType,
-        ResourceType,
-    )
+    from ..acls import AclSpec, add_acls
+    from ..config import ClientConfig
+    from ..errors import KpocError
 
-    bindings = [
-        AclBinding(ResourceType[rt.upper()], prefix, ResourcePatternType.PREFIXED,
-                   f"User:{DEMO_USER}", "*", AclOperation[op.upper()], AclPermissionType.ALLOW)
-        for rt, prefix, op in demo_acls()
-    ]
-    conf: dict[str, Any] = {**admin_props, "log_level": 0, "error_cb": lambda e: None}
-    admin = AdminClient(conf)
+    props = {k: v for k, v in admin_props.items() if k != "bootstrap.servers"}
+    config = ClientConfig(admin_props["bootstrap.servers"], props, timeout=timeout)
+    grants: dict[tuple[str, str], list[str]] = {}
+    for rt, prefix, op in demo_acls():
+        grants.setdefault((rt, prefix), []).append(op)
     try:
-        for fut in admin.create_acls(bindings, request_timeout=timeout).values():
-            fut.result(timeout=timeout + 1)
-    except (KafkaException, TimeoutError) as exc:
-        raise ClusterError(f"could not grant the demo user its ACLs: {exc}",
-                           "see `kpoc cluster logs 1`; `kpoc acls add` can grant them by hand")
+        for (rt, prefix), ops in grants.items():
+            add_acls(config, AclSpec(rt, prefix, f"User:{DEMO_USER}", tuple(ops), "prefixed"))
+    except KpocError as exc:
+        raise ClusterError(f"could not grant the demo user its ACLs: {exc.message}",
+                           "see `kpoc cluster logs 1`; `kpoc acls add` can grant them by hand"
+                           ) from exc

@@ -20,7 +20,7 @@ from typing import Any
 import regex
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from .._client import base_properties, make_client, translate, unavailable
+from .._client import base_properties, make_client, no_topic, translate, unavailable
 from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
 from ..cli._text import escape_text
@@ -169,7 +169,7 @@ def _partitions(consumer: Consumer, config: ClientConfig, topic: str) -> list[in
         if attempt < 4:
             time.sleep(0.2)
     if tmd is None or tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-        raise NotFound(f"topic {topic!r} does not exist", "create it first")
+        raise no_topic(config, topic)
     raise KpocError(f"metadata of {topic!r}: {tmd.error.str()}")
 
 
