@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ def check_header_name(name: object) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        shown = _name_bytes(name).decode("utf-8", "backslashreplace")
+        shown = codecs.escape_encode(_name_bytes(name))[0].decode("ascii")
         raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
                          "text header names", "use a UTF-8 header name") from None
     if "\0" in name:
@@ -206,21 +207,28 @@ class Record:
                 raise UsageError("each header needs a string 'key'", "fix the headers list")
             headers.append((decode_name(h["key"], h.get("key_encoding", "utf-8")),
                             decode_bytes(h.get("value"), h.get("encoding", "utf-8"))))
-        partition = doc.get("partition")
-        ts = doc.get("timestamp")
-        if isinstance(ts, int) and ts < 0:
+        partition, ts, offset = (_int(doc.get(k)) for k in ("partition", "timestamp", "offset"))
+        if ts is not None and ts < 0:
             raise UsageError(f"timestamp {ts} is negative (Kafka's Java producer refuses it)",
+                             "give ms since the epoch, or null for the time of sending")
+        if ts is not None and ts >= 2**63:
+            raise UsageError(f"timestamp {ts} does not fit Kafka's 64-bit field",
                              "give ms since the epoch, or null for the time of sending")
         return cls(
             value=decode_bytes(doc.get("value"), doc.get("value_encoding", "utf-8")),
             key=decode_bytes(doc.get("key"), doc.get("key_encoding", "utf-8")),
             headers=tuple(headers),
-            topic=doc.get("topic"),
-            partition=partition if isinstance(partition, int) else None,
-            offset=doc.get("offset") if isinstance(doc.get("offset"), int) else None,
-            timestamp=ts if isinstance(ts, int) else None,
+            topic=doc["topic"] if isinstance(doc.get("topic"), str) else None,
+            partition=partition,
+            offset=offset,
+            timestamp=ts,
             timestamp_type=str(doc.get("timestamp_type") or "none"),
         )
+
+
+def _int(value: Any) -> int | None:
+    """An integer field (JSON true/false are not numbers here)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_line(line: str, lineno: int, for_sending: bool = False) -> Record:
