@@ -80,11 +80,14 @@ def decode_name(text: str, encoding: str = "utf-8") -> str:
 
 
 def check_header_name(name: object) -> str:
-    """A header name librdkafka can send: text that is valid UTF-8, without NUL.
+    """A header name librdkafka can send: text that is valid UTF-8, without NUL (``bytes``
+    that are UTF-8 are taken as their text).
 
     confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
     to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
     """
+    if isinstance(name, bytes):  # confluent-kafka would send str(b"…"), quotes and all
+        name = name.decode("utf-8", "surrogateescape")
     if not isinstance(name, str):
         raise UsageError(f"header name {name!r} is not text", "give header names as str")
     try:
