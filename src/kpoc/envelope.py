@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._rawheaders import Headers, message_headers
+from .config import escaped, text_bytes
 from .errors import UsageError
 
 __all__ = [
@@ -61,17 +61,8 @@ def encode_name(name: str) -> tuple[str, str]:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return base64.b64encode(_name_bytes(name)).decode("ascii"), "base64"
+        return base64.b64encode(text_bytes(name)).decode("ascii"), "base64"
     return name, "utf-8"
-
-
-def _name_bytes(name: str) -> bytes:
-    """The bytes a name read from Kafka stood for (surrogateescape); a surrogate outside that
-    range (only from code, never from a read) is kept as its UTF-8-style bytes."""
-    try:
-        return name.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogatepass")
 
 
 def decode_name(text: str, encoding: str = "utf-8") -> str:
@@ -93,9 +84,8 @@ def check_header_name(name: object) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        shown = codecs.escape_encode(_name_bytes(name))[0].decode("ascii")
-        raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
-                         "text header names", "use a UTF-8 header name") from None
+        raise UsageError(f"header name '{escaped(name)}' is not valid UTF-8; librdkafka can only "
+                         "send text header names", "use a UTF-8 header name") from None
     if "\0" in name:
         raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
                          "the name at", "drop the NUL from the header name")
