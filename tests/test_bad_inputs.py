@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer as RdConsumer
+from confluent_kafka import Producer, TopicPartition
 
 from kpoc.admin import Admin, parse_reset_target, validate_topic_name
 from kpoc.config import ClientConfig, load_config, read_config_file
 from kpoc.consumer import Consumer, parse_start
+from kpoc.envelope import parse_line
 from kpoc.errors import ConfigError, KafkaUnavailable, KpocError, NotFound, UsageError
+from kpoc.producer import Producer as KpocProducer
 from kpoc.producer import parse_header
 
 #: Messages in the catalogue's topic (enough to overflow the tiny tmpfs row).
@@ -39,7 +42,7 @@ SLOWDOWN = float(os.environ.get("KPOC_TEST_SLOWDOWN", "1"))
 @dataclass
 class Row:
     id: str
-    argv: list[str]
+    argv: list[str | bytes]  # bytes: what a shell passes for text that is not UTF-8
     expect: str
     code: int
     bound: float = 15.0
@@ -48,15 +51,29 @@ class Row:
     stdout_to: str | None = None  # a placeholder naming a file to send stdout to
     lines: int = 1  # stderr lines: the error, plus e.g. the failed message's own report
     bug: str | None = None  # a known bug in kpoc: the row is expected to fail until fixed
+    # Side effects, checked for every row: nothing on stdout (unless stdout_to), nothing written
+    # to {topic} by a `produce` row, nothing committed by a group named {unique} (unless
+    # stdout_to).
 
 
 DEAD = "127.0.0.1:1"
 ROWS: list[Row] = [
     # -- reaching the cluster -------------------------------------------------------------------
     Row("dead-bootstrap", ["topics", "list", "-b", DEAD, "--timeout", "2"],
-        "no Kafka broker at 127.0.0.1:1 answered", 5),
+        "nothing listens at 127.0.0.1:1 (connection refused)", 5),
+    # known at once: no need to wait out the 30 s bound
     Row("dns-does-not-resolve", ["topics", "list", "-b", "no-such-host.invalid:9092",
-                                 "--timeout", "2"], "no Kafka broker at no-such-host.invalid", 5),
+                                 "--timeout", "30"],
+        "host no-such-host.invalid:9092 does not resolve", 5, bound=10),
+    Row("bootstrap-port-out-of-range", ["topics", "list", "-b", "127.0.0.1:99999",
+                                        "--timeout", "30"], "port '99999' is not 1-65535", 2,
+        bound=5),
+    Row("bootstrap-is-a-url", ["topics", "list", "-b", "http://127.0.0.1:9092", "--timeout",
+                               "30"], "is a URL, not host:port; drop 'http://'", 2, bound=5),
+    Row("empty-bootstrap", ["topics", "list", "-b", ""], "the bootstrap servers are empty", 2,
+        bound=5),
+    Row("empty-bootstrap-property", ["produce", "-t", "{topic}", "-X", "bootstrap.servers=", "x"],
+        "the bootstrap servers are empty", 2, bound=5),
     Row("not-a-kafka-server", ["topics", "list", "-b", "{http}", "--timeout", "2"],
         "no Kafka broker at", 5),
     Row("produce-dead-bootstrap", ["produce", "-b", DEAD, "--timeout", "2", "-t", "x", "hello"],
@@ -78,8 +95,8 @@ ROWS: list[Row] = [
         "does not exist", 2),
     Row("timeout-zero", ["topics", "list", "--timeout", "0"], "out of range", 2),
     Row("timeout-not-a-number-in-env", ["topics", "list"],
-        "Invalid value for '--timeout': 'soon' is not a valid float", 2,
-        env={"KPOC_TIMEOUT": "soon"}),
+        "Invalid value for KPOC_TIMEOUT: 'soon' is not a valid float; fix or unset KPOC_TIMEOUT",
+        2, env={"KPOC_TIMEOUT": "soon"}),
     # -- topics ---------------------------------------------------------------------------------
     Row("unknown-topic-describe", ["topics", "describe", "no-such-topic-kpoc"],
         "topic 'no-such-topic-kpoc' does not exist", 6),
@@ -98,6 +115,21 @@ ROWS: list[Row] = [
     Row("topic-already-exists", ["topics", "create", "{topic}"], "already exists", 2),
     Row("delete-unknown-topic", ["topics", "delete", "no-such-topic-kpoc", "--yes"],
         "does not exist", 6),
+    Row("delete-unknown-topic-asks-nothing", ["topics", "delete", "no-such-topic-kpoc"],
+        "does not exist", 6),
+    Row("topic-name-collision", ["topics", "create", "{collides}"],
+        "collides with existing topic", 2),
+    Row("bad-topic-config-keeps-the-reason", ["topics", "create", "{unique}", "-c",
+                                              "cleanup.policy=bogus"],
+        "Invalid value bogus for configuration cleanup.policy: String must be one of", 2),
+    Row("alter-config-bad-value", ["topics", "alter-config", "{topic}", "-c",
+                                   "cleanup.policy=bogus"],
+        "Invalid value bogus for configuration cleanup.policy", 2),
+    Row("alter-config-unknown-key", ["topics", "alter-config", "{topic}", "-c", "no.such=1"],
+        "Unknown topic config name: no.such", 2),
+    Row("alter-config-unknown-topic", ["topics", "alter-config", "no-such-topic-kpoc", "-c",
+                                       "retention.ms=1"], "does not exist", 6),
+    Row("alter-config-nothing", ["topics", "alter-config", "{topic}"], "nothing to change", 2),
     # -- producing ------------------------------------------------------------------------------
     Row("message-of-2MB", ["produce", "-t", "{topic}", "-f", "-"], "MSG_SIZE_TOO_LARGE", 8,
         bound=30, stdin=b"x" * (2 * 1024 * 1024), lines=2),
@@ -117,6 +149,36 @@ ROWS: list[Row] = [
         "message 1 has no key delimiter", 2, stdin=b"no-delimiter-here\n"),
     Row("header-without-equals", ["produce", "-t", "{topic}", "-H", "novalue", "x"],
         "invalid header 'novalue'", 2),
+    # used to kill the process (exit 139): a name librdkafka cannot take is refused
+    Row("header-name-not-utf8", ["produce", "-t", "{topic}", "-H", b"\xff=v", "v"],
+        "header name '\\xff' is not valid UTF-8", 2),
+    Row("json-header-name-lone-surrogate", ["produce", "-t", "{topic}", "--input", "json"],
+        "input line 1: text holds a lone surrogate", 2,
+        stdin=b'{"value":"x","headers":[{"key":"\\udcff","value":"v"}]}\n'),
+    Row("json-header-name-not-utf8", ["produce", "-t", "{topic}", "--input", "json"],
+        "input line 2: header name '\\xff' is not valid UTF-8", 2,
+        stdin=b'\n{"value":"x","headers":[{"key":"/w==","key_encoding":"base64"}]}\n'),
+    Row("json-value-lone-surrogate", ["produce", "-t", "{topic}", "--input", "json"],
+        "input line 1: text holds a lone surrogate", 2, stdin=b'{"value":"\\udcff"}\n'),
+    Row("json-key-lone-surrogate", ["produce", "-t", "{topic}", "--input", "json"],
+        "input line 1: text holds a lone surrogate", 2,
+        stdin=b'{"key":"\\udcff","value":"a"}\n'),
+    Row("json-negative-timestamp", ["produce", "-t", "{topic}", "--input", "json"],
+        "input line 1: timestamp -5 is negative", 2, stdin=b'{"value":"a","timestamp":-5}\n'),
+    # text that is not UTF-8 reaching librdkafka was a NULL pointer: abort (134) or segfault (139)
+    Row("group-name-not-utf8", ["consume", "-t", "{topic}", "-g", b"\xff", "-e", "-q"],
+        "value of group.id '\\xff' is not valid UTF-8", 2),
+    Row("X-name-not-utf8", ["produce", "-t", "{topic}", "-X", b"\xff=1", "v"],
+        "client property name '\\xff' is not valid UTF-8", 2),
+    Row("X-value-not-utf8", ["produce", "-t", "{topic}", "-X", b"linger.ms=\xff", "v"],
+        "value of linger.ms '\\xff' is not valid UTF-8", 2),
+    Row("describe-group-not-utf8", ["groups", "describe", b"\xff"],
+        "group name '\\xff' is not valid UTF-8", 2),
+    Row("keep-partition-without-json", ["produce", "-t", "{topic}", "--keep-partition", "x"],
+        "--keep-partition needs --input json", 2),
+    Row("keep-partition-beyond-count", ["produce", "-t", "{topic}", "--input", "json",
+                                        "--keep-partition"],
+        "partition 7 out of range", 2, stdin=b'{"value":"a","partition":7}\n'),
     Row("load-count-zero", ["produce", "-t", "{topic}", "--count", "0"], "--count must be", 2),
     Row("load-rate-zero", ["produce", "-t", "{topic}", "--count", "10", "--rate", "0"],
         "--rate must be > 0", 2),
@@ -184,8 +246,10 @@ def places(cluster, tmp_path_factory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("bad")
     config = ClientConfig(cluster.bootstrap_servers, timeout=30)
     topic = f"bad-inputs-{os.getpid()}-{int(time.time())}"
+    dotted = f"bad.inputs.{os.getpid()}.{int(time.time())}"
     with Admin(config) as admin:
         admin.create_topic(topic, 3, 3)
+        admin.create_topic(dotted, 1, 1)
     p = Producer({"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 20})
     for i in range(FILL):
         p.produce(topic, b"%06d" % i + b"." * 94, partition=i % 3)
@@ -214,6 +278,7 @@ def places(cluster, tmp_path_factory) -> Iterator[dict[str, Any]]:
     try:
         yield {
             "topic": topic, "tmp": str(tmp), "bad_config": str(tmp / "bad.properties"),
+            "collides": dotted.replace(".", "_"),
             "http": f"127.0.0.1:{httpd.server_address[1]}",
             "busy_port": str(busy.getsockname()[1]), "tiny": str(tiny) if mounted else None,
             "bootstrap": cluster.bootstrap_servers, "config": config,
@@ -226,6 +291,7 @@ def places(cluster, tmp_path_factory) -> Iterator[dict[str, Any]]:
             subprocess.run(["umount", str(tiny)], capture_output=True)
         with contextlib.suppress(Exception), Admin(config) as admin:
             admin.delete_topic(topic)
+            admin.delete_topic(dotted)
 
 
 @contextlib.contextmanager
@@ -252,10 +318,29 @@ def _active_group(places: dict[str, Any], kpoc_env: dict[str, str], group: str
         proc.wait(timeout=30)
 
 
-def _fill(text: str, values: dict[str, str]) -> str:
+def _fill(text: str | bytes, values: dict[str, str]) -> str | bytes:
     for k, v in values.items():
-        text = text.replace("{" + k + "}", v)
+        if isinstance(text, bytes):
+            text = text.replace(b"{" + k.encode() + b"}", v.encode())
+        else:
+            text = text.replace("{" + k + "}", v)
     return text
+
+
+def _high_watermarks(config: ClientConfig, topic: str) -> list[int | None]:
+    with Admin(config) as admin:
+        return [p.high for p in admin.describe_topic(topic).partitions]
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> list[int]:
+    """The group's committed offsets on ``topic`` (negative: none)."""
+    c = RdConsumer({"bootstrap.servers": bootstrap, "group.id": group,
+                    "enable.auto.commit": False})
+    try:
+        got = c.committed([TopicPartition(topic, p) for p in range(3)], timeout=30)
+        return [tp.offset for tp in got]
+    finally:
+        c.close()
 
 
 def _params(rows: list[Row]) -> list[Any]:
@@ -274,6 +359,8 @@ def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path, free_b
     if "{data_dir}" in row.argv and places["data_dir"] is None:
         pytest.skip("needs a kpoc-managed cluster (KPOC_BOOTSTRAP_SERVERS is set)")
     argv = [_fill(a, values) for a in row.argv]
+    writes_topic = row.argv[0] == "produce" and "{topic}" in row.argv
+    before = _high_watermarks(places["config"], places["topic"]) if writes_topic else None
     env = {**kpoc_env, **row.env}
     for k, v in row.env.items():
         if v == "":
@@ -288,7 +375,7 @@ def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path, free_b
                            capture_output=True, timeout=60, env=kpoc_env)
         assert r.returncode == 0, r.stderr
     with ctx:
-        out = Path(_fill(row.stdout_to, values)) if row.stdout_to else tmp_path / "stdout"
+        out = Path(str(_fill(row.stdout_to, values))) if row.stdout_to else tmp_path / "stdout"
         with out.open("wb") as stdout:
             t0 = time.monotonic()
             r = subprocess.run([sys.executable, "-m", "kpoc", *argv], input=row.stdin or b"",
@@ -302,7 +389,17 @@ def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path, free_b
     assert row.expect in stderr, stderr
     assert len(lines) == row.lines, f"expected {row.lines} stderr line(s): {stderr}"
     assert lines[-1].startswith("kpoc: error: "), stderr
+    assert all(ln.strip() for ln in stderr.rstrip("\n").split("\n")), f"blank line: {stderr!r}"
     assert elapsed < row.bound * SLOWDOWN, f"took {elapsed:.1f}s, bound {row.bound}s"
+    # ... and nothing happened: nothing printed, written or committed.
+    if row.stdout_to is None:
+        assert out.read_bytes() == b"", out.read_bytes()[:300]
+    if before is not None:
+        assert _high_watermarks(places["config"], places["topic"]) == before, "a message was sent"
+    # (a full disk is the exception: what was written before it filled is committed)
+    if "-g" in row.argv and row.argv[row.argv.index("-g") + 1] == "{unique}" \
+            and row.stdout_to is None:
+        assert max(_committed(places["bootstrap"], values["unique"], places["topic"])) < 0
 
 
 # -- the library API ----------------------------------------------------------------------------
@@ -330,6 +427,14 @@ def _consume_unknown_topic(p: dict[str, Any]) -> object:
         return list(c.records(count=1, exit_at_end=True))
 
 
+def _send_surrogate_header_name(p: dict[str, Any]) -> object:
+    """Through the library: confluent-kafka would crash the process on this name."""
+    reports: list[object] = []
+    with KpocProducer(ClientConfig(p["bootstrap"]), reports.append) as producer:
+        producer.send(p["topic"], b"v", headers=[("\udcff", b"v")])
+    return reports
+
+
 API_ROWS = [
     ApiRow("admin-dead-bootstrap", _dead_admin, KafkaUnavailable, "no Kafka broker at"),
     ApiRow("load-config-bad-property", lambda p: load_config(properties=["nokey"]),
@@ -347,6 +452,14 @@ API_ROWS = [
     ApiRow("api-header-without-equals", lambda p: parse_header("x"), UsageError,
            "invalid header"),
     ApiRow("consumer-without-topics", _consumer_no_topic, UsageError, "no topic given"),
+    ApiRow("send-header-name-not-utf8", _send_surrogate_header_name, UsageError,
+           "header name '\\xff' is not valid UTF-8"),
+    ApiRow("parse-header-name-not-utf8", lambda p: parse_header("\udcff=v"), UsageError,
+           "is not valid UTF-8"),
+    ApiRow("envelope-lone-surrogate", lambda p: parse_line('{"value": "\\udcff"}', 3),
+           UsageError, "input line 3: text holds a lone surrogate"),
+    ApiRow("api-empty-bootstrap", lambda p: load_config(bootstrap_servers=""), ConfigError,
+           "the bootstrap servers are empty"),
     ApiRow("consume-unknown-topic", _consume_unknown_topic, NotFound, "does not exist"),
     ApiRow("describe-unknown-topic",
            lambda p: Admin(p["config"]).describe_topic("no-such-topic-kpoc"), NotFound,

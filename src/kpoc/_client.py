@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from .config import ClientConfig, default_data_dir, validate_topic_name
+from .config import ClientConfig, check_text, default_data_dir, validate_topic_name
 from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError, NotFound
 
 T = TypeVar("T")
@@ -238,6 +238,10 @@ def base_properties(config: ClientConfig, defaults: Mapping[str, object] | None 
 
 def make_client(factory: Callable[[dict], T], props: dict[str, Any]) -> T:
     """Build a client, turning librdkafka's configuration errors into :class:`ConfigError`."""
+    for key, value in props.items():
+        check_text(key, "client property name")
+        if isinstance(value, str):
+            check_text(value, f"value of {key}")
     try:
         client = factory(props)
     except (KafkaException, ValueError, TypeError) as exc:

@@ -23,7 +23,7 @@ from confluent_kafka.admin import (
 )
 
 from ._client import admin_client, result
-from .config import ClientConfig
+from .config import ClientConfig, check_text
 from .errors import AuthError, KpocError, UsageError
 
 __all__ = ["OPERATIONS", "RESOURCE_TYPES", "Acl", "AclSpec", "add_acls", "list_acls",
@@ -79,6 +79,10 @@ def normalize_principal(principal: str) -> str:
 
 
 def _check(spec: AclSpec) -> None:
+    for what in ("principal", "host", "resource_name"):
+        value = getattr(spec, what, None)
+        if isinstance(value, str):
+            check_text(value, what.replace("_", " "))
     if spec.resource_type is not None and spec.resource_type not in RESOURCE_TYPES:
         raise UsageError(f"unknown resource type {spec.resource_type!r}",
                          f"use one of: {', '.join(RESOURCE_TYPES)}")

@@ -41,7 +41,7 @@ from ._client import (
     translate,
     wait_metadata,
 )
-from .config import ClientConfig, validate_topic_name
+from .config import ClientConfig, check_text, validate_topic_name
 from .errors import KpocError, NotFound, UsageError
 
 __all__ = [
@@ -456,6 +456,7 @@ class Admin:
         return out
 
     def describe_group(self, group: str) -> GroupInfo:
+        check_text(group, "group name")
         fut = self.client.describe_consumer_groups(
             [group], request_timeout=self.config.timeout)[group]
         desc = self._result(fut, f"describe group {group!r}",
@@ -515,6 +516,7 @@ class Admin:
                       partitions: list[int] | None = None, dry_run: bool = False
                       ) -> list[OffsetReset]:
         """Rewrite a group's committed offsets; refused while the group has members."""
+        check_text(group, "group name")
         fut = self.client.describe_consumer_groups(
             [group], request_timeout=self.config.timeout)[group]
         desc = self._result(fut, f"describe group {group!r}")

@@ -6,6 +6,7 @@ it owns. Secrets never appear in ``repr`` so a config can be logged safely.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -20,11 +21,14 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOPIC",
     "ClientConfig",
+    "check_text",
     "default_data_dir",
+    "escaped",
     "is_secret",
     "load_config",
     "parse_property",
     "read_config_file",
+    "text_bytes",
     "validate_bootstrap",
     "validate_topic_name",
 ]
@@ -88,6 +92,32 @@ class ClientConfig:
             f"ClientConfig(bootstrap_servers={self.bootstrap_servers!r}, "
             f"properties={self.redacted()!r}, timeout={self.timeout!r})"
         )
+
+
+def check_text(value: str, what: str) -> str:
+    """Text that librdkafka can take: confluent-kafka hands strings to C as UTF-8, and one
+    that does not encode (text from a non-UTF-8 command line holds lone surrogates) becomes a
+    NULL pointer — a crash (``-X $'\\xff=1'``, ``-g $'\\xff'``). Refused here instead."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} '{escaped(value)}' is not valid UTF-8",
+                         f"give a UTF-8 {what}") from None
+    return value
+
+
+def text_bytes(text: str) -> bytes:
+    """The bytes a string read from outside stood for (bytes that were not UTF-8 are held as
+    lone surrogates, PEP 383); other lone surrogates as their UTF-8-style bytes."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def escaped(text: str) -> str:
+    """``text`` for a one-line message: its bytes, non-printable ones as ``\\xff``."""
+    return codecs.escape_encode(text_bytes(text))[0].decode("ascii")
 
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._rawheaders import Headers, message_headers
+from .config import escaped, text_bytes
 from .errors import UsageError
 
 __all__ = [
@@ -60,17 +61,8 @@ def encode_name(name: str) -> tuple[str, str]:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return base64.b64encode(_name_bytes(name)).decode("ascii"), "base64"
+        return base64.b64encode(text_bytes(name)).decode("ascii"), "base64"
     return name, "utf-8"
-
-
-def _name_bytes(name: str) -> bytes:
-    """The bytes a name read from Kafka stood for (surrogateescape); a surrogate outside that
-    range (only from code, never from a read) is kept as its UTF-8-style bytes."""
-    try:
-        return name.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogatepass")
 
 
 def decode_name(text: str, encoding: str = "utf-8") -> str:
@@ -79,19 +71,21 @@ def decode_name(text: str, encoding: str = "utf-8") -> str:
 
 
 def check_header_name(name: object) -> str:
-    """A header name librdkafka can send: text that is valid UTF-8, without NUL.
+    """A header name librdkafka can send: text that is valid UTF-8, without NUL (``bytes``
+    that are UTF-8 are taken as their text).
 
     confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
     to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
     """
+    if isinstance(name, bytes):  # confluent-kafka would send str(b"…"), quotes and all
+        name = name.decode("utf-8", "surrogateescape")
     if not isinstance(name, str):
         raise UsageError(f"header name {name!r} is not text", "give header names as str")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        shown = _name_bytes(name).decode("utf-8", "backslashreplace")
-        raise UsageError(f"header name '{shown}' is not valid UTF-8; librdkafka can only send "
-                         "text header names", "use a UTF-8 header name") from None
+        raise UsageError(f"header name '{escaped(name)}' is not valid UTF-8; librdkafka can only "
+                         "send text header names", "use a UTF-8 header name") from None
     if "\0" in name:
         raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
                          "the name at", "drop the NUL from the header name")
@@ -206,21 +200,28 @@ class Record:
                 raise UsageError("each header needs a string 'key'", "fix the headers list")
             headers.append((decode_name(h["key"], h.get("key_encoding", "utf-8")),
                             decode_bytes(h.get("value"), h.get("encoding", "utf-8"))))
-        partition = doc.get("partition")
-        ts = doc.get("timestamp")
-        if isinstance(ts, int) and ts < 0:
+        partition, ts, offset = (_int(doc.get(k)) for k in ("partition", "timestamp", "offset"))
+        if ts is not None and ts < 0:
             raise UsageError(f"timestamp {ts} is negative (Kafka's Java producer refuses it)",
+                             "give ms since the epoch, or null for the time of sending")
+        if ts is not None and ts >= 2**63:
+            raise UsageError(f"timestamp {ts} does not fit Kafka's 64-bit field",
                              "give ms since the epoch, or null for the time of sending")
         return cls(
             value=decode_bytes(doc.get("value"), doc.get("value_encoding", "utf-8")),
             key=decode_bytes(doc.get("key"), doc.get("key_encoding", "utf-8")),
             headers=tuple(headers),
-            topic=doc.get("topic"),
-            partition=partition if isinstance(partition, int) else None,
-            offset=doc.get("offset") if isinstance(doc.get("offset"), int) else None,
-            timestamp=ts if isinstance(ts, int) else None,
+            topic=doc["topic"] if isinstance(doc.get("topic"), str) else None,
+            partition=partition,
+            offset=offset,
+            timestamp=ts,
             timestamp_type=str(doc.get("timestamp_type") or "none"),
         )
+
+
+def _int(value: Any) -> int | None:
+    """An integer field (JSON true/false are not numbers here)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_line(line: str, lineno: int, for_sending: bool = False) -> Record:

@@ -179,3 +179,18 @@ def test_interrupt_commits_and_restart_neither_skips_nor_rereads(kpoc_env, make_
     again = [d["offset"] for d in _json_lines(after.stdout)]
     assert set(again) | before == set(range(2000)), "a message was skipped"
     assert len(before & set(again)) <= 1, "re-read more than the in-flight message"
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_produce_into_a_closed_pipe_still_sends_everything(make_topic, kpoc_env, output):
+    """`kpoc produce … | head -1`: the reports' reader goes away after one line; every message
+    is still sent, and the exit code says the pipe closed (141), as consume's does."""
+    topic = make_topic(1, 3)
+    cmd = (f"seq 1 5000 | {sys.executable} -m kpoc produce -t {topic} -o {output} | head -1; "
+           "exit ${PIPESTATUS[1]}")
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120,
+                       env=kpoc_env)
+    assert r.returncode == 141, r.stderr
+    assert len(r.stdout.splitlines()) == 1 and r.stderr == ""
+    with Admin(ClientConfig(kpoc_env["KPOC_BOOTSTRAP_SERVERS"], timeout=30)) as admin:
+        assert admin.describe_topic(topic).messages == 5000
