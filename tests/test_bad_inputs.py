@@ -51,6 +51,7 @@ class Row:
     stdout_to: str | None = None  # a placeholder naming a file to send stdout to
     lines: int = 1  # stderr lines: the error, plus e.g. the failed message's own report
     bug: str | None = None  # a known bug in kpoc: the row is expected to fail until fixed
+    prints: str | None = None  # a report command's stdout holds this (else stdout stays empty)
     # Side effects, checked for every row: nothing on stdout (unless stdout_to), nothing written
     # to {topic} by a `produce` row, nothing committed by a group named {unique} (unless
     # stdout_to).
@@ -231,7 +232,7 @@ ROWS: list[Row] = [
         "set --auth-token / KPOC_CONSOLE_TOKEN", 2),
     Row("bench-zero-runs", ["bench", "--runs", "0"], "0 is not in the range", 2),
     Row("doctor-dead-bootstrap", ["doctor", "-b", DEAD, "--timeout", "2", "--no-topic"],
-        "1 problem found", 1, lines=2),
+        "1 problem found", 1, lines=2, prints="PROBLEM  bootstrap"),
     Row("acls-dead-bootstrap", ["acls", "list", "-b", DEAD, "--timeout", "2"],
         "no Kafka broker at 127.0.0.1:1", 5),
     Row("unknown-command", ["nosuch"], "No such command 'nosuch'", 2),
@@ -392,7 +393,9 @@ def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path, free_b
     assert all(ln.strip() for ln in stderr.rstrip("\n").split("\n")), f"blank line: {stderr!r}"
     assert elapsed < row.bound * SLOWDOWN, f"took {elapsed:.1f}s, bound {row.bound}s"
     # ... and nothing happened: nothing printed, written or committed.
-    if row.stdout_to is None:
+    if row.prints is not None:
+        assert row.prints in out.read_text(errors="replace"), out.read_bytes()[:300]
+    elif row.stdout_to is None:
         assert out.read_bytes() == b"", out.read_bytes()[:300]
     if before is not None:
         assert _high_watermarks(places["config"], places["topic"]) == before, "a message was sent"

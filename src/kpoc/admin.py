@@ -229,6 +229,12 @@ def _state_name(state: object) -> str:
     return state.name if isinstance(state, ConsumerGroupState) else str(state).rsplit(".", 1)[-1]
 
 
+# Errors a partition answers while its leadership moves: asked again, they clear within seconds.
+_LEADER_MOVED = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                           KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH,
+                           KafkaError.OFFSET_NOT_AVAILABLE})
+
+
 class Admin:
     """A lazily connected admin client; use as a context manager or call :meth:`close`."""
 
@@ -271,17 +277,29 @@ class Admin:
             return {}
         marks: dict[tuple[str, int], list[int]] = {tp: [0, 0] for tp in tps}
         vanished: set[tuple[str, int]] = set()
+        deadline = time.monotonic() + self.config.timeout
         for i, spec in enumerate((OffsetSpec.earliest(), OffsetSpec.latest())):
-            req = {TopicPartition(t, p): spec for t, p in tps}
-            futures = self.client.list_offsets(req, request_timeout=self.config.timeout)
-            for tp, fut in futures.items():
-                key = (tp.topic, tp.partition)
-                try:
-                    marks[key][i] = self._result(fut, "list offsets", {
-                        KafkaError.UNKNOWN_TOPIC_OR_PART: NotFound(f"topic {tp.topic!r} vanished")
-                    } if skip_vanished else None).offset
-                except NotFound:
-                    vanished.add(key)
+            todo = list(tps)
+            while todo:
+                req = {TopicPartition(t, p): spec for t, p in todo}
+                futures = self.client.list_offsets(req, request_timeout=self.config.timeout)
+                todo = []
+                for tp, fut in futures.items():
+                    key = (tp.topic, tp.partition)
+                    try:
+                        marks[key][i] = self._result(fut, "list offsets", {
+                            KafkaError.UNKNOWN_TOPIC_OR_PART:
+                                NotFound(f"topic {tp.topic!r} vanished")
+                        } if skip_vanished else None).offset
+                    except NotFound:
+                        vanished.add(key)
+                    except KpocError as exc:
+                        # A leader that just moved (NOT_LEADER…) answers again within the bound.
+                        if exc.code not in _LEADER_MOVED or time.monotonic() >= deadline:
+                            raise
+                        todo.append(key)
+                if todo:
+                    time.sleep(0.2)
         return {tp: (lo, hi) for tp, (lo, hi) in marks.items() if tp not in vanished}
 
     # -- cluster ----------------------------------------------------------------------------
