@@ -162,3 +162,73 @@ def test_parse_start(text, kind, value):
 def test_parse_start_rejects(text):
     with pytest.raises(UsageError):
         parse_start(text)
+
+
+def test_kip848_group_of_four_on_three_partitions(config, make_topic, unique_name, run_kpoc):
+    """--group-protocol consumer: the broker assigns; one of 4 members is idle, like classic,
+    and the group is CONSUMER with its epochs and target assignment everywhere kpoc shows it."""
+    import json
+    import threading
+
+    from kpoc.admin import Admin
+
+    topic, group = make_topic(3, 3), unique_name("kip848")
+    events: list[GroupEvent] = []
+    members = [Consumer(config, [topic], group, on_event=events.append, protocol="consumer")
+               for _ in range(4)]
+    assert all(m.protocol == "consumer" for m in members)
+
+    def run(c: Consumer) -> None:
+        for _ in c.records():
+            pass
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in members]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 60
+        with Admin(config) as admin:
+            while True:
+                try:
+                    info = admin.describe_group(group)
+                except NotFound:  # not joined yet
+                    assert time.monotonic() < deadline
+                    time.sleep(0.5)
+                    continue
+                assigned = sorted(tp for m in info.members for tp in m.assignment)
+                if (len(info.members) == 4 and assigned == [(topic, p) for p in range(3)]
+                        and info.state == "STABLE"):
+                    break
+                assert time.monotonic() < deadline, info
+                time.sleep(0.5)
+            assert info.type == "CONSUMER" and info.group_epoch == info.assignment_epoch
+            assert len(info.idle_members) == 1
+            assert all(m.target_assignment == m.assignment and m.member_epoch is not None
+                       for m in info.members)
+            assert {g.group_id: g.type for g in admin.list_groups()}[group] == "CONSUMER"
+        listed = [json.loads(ln) for ln in run_kpoc("groups", "list", "-o", "json").stdout
+                  .splitlines()]
+        assert {d["group_id"]: d["type"] for d in listed}[group] == "CONSUMER"
+        described = json.loads(run_kpoc("groups", "describe", group, "-o", "json").stdout)
+        assert described["type"] == "CONSUMER" and described["group_epoch"] >= 1
+        assert sum(1 for m in described["members"] if m["idle"]) == 1
+        text = run_kpoc("groups", "describe", group).stdout
+        assert f"group {group}: consumer, STABLE" in text and "assignment epoch" in text
+    finally:
+        for c in members:
+            c.stop()
+        for t in threads:
+            t.join(30)
+        for c in members:
+            c.close()
+
+
+def test_kip848_rejects_classic_settings_in_one_line(run_kpoc, make_topic):
+    topic = make_topic(1, 3)
+    r = run_kpoc("consume", topic, "--group-protocol", "consumer", "-X",
+                 "session.timeout.ms=6000", "-e")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "session.timeout.ms" in r.stderr and "classic" in r.stderr
+    env = run_kpoc("consume", topic, "-X", "heartbeat.interval.ms=500", "-e",
+                   env={"KPOC_GROUP_PROTOCOL": "consumer"})
+    assert env.returncode == 2 and "heartbeat.interval.ms" in env.stderr, env.stderr

@@ -21,6 +21,10 @@ def test_demo_shows_one_idle_consumer_and_drains(cluster, unique_name):
         assert f"[{step}/6]" in text
     assert "(idle: no partition left for it)" in text
     assert text.rstrip().count("nothing (idle)") == 1
+    # Act two: the same four consumers in a share group on the same topic all receive records.
+    assert len(result.shared) == 4 and all(n > 0 for n in result.shared.values()), \
+        result.shared
+    assert "4 of 4 consumers received records" in text
 
 
 def test_demo_cli_runs_to_completion(run_kpoc, unique_name):

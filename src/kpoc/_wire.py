@@ -1,8 +1,15 @@
-"""Just enough of Kafka's wire protocol for ``kpoc doctor``: one ApiVersions (v3) round trip.
+"""Just enough of Kafka's wire protocol for what librdkafka cannot tell kpoc.
 
-librdkafka negotiates API versions but does not expose what the broker said; the answer (API
-ranges, supported and finalized features such as ``metadata.version``) tells which Kafka a
-broker runs. Every call here is bounded by ``timeout``, name resolution included.
+- ``kpoc doctor``: ApiVersions (v3) and Metadata. librdkafka negotiates API versions but does not
+  expose what the broker said; the answer (API ranges, supported and finalized features such as
+  ``metadata.version`` and ``share.version``) tells which Kafka a broker runs.
+- Group types (KIP-848 consumer groups and KIP-932 share groups): ListGroups v5 (the group's
+  type), ConsumerGroupDescribe v1 (epochs, target assignment), ShareGroupDescribe v1 and
+  DescribeShareGroupOffsets v1 (start offset and Kafka's own lag per partition). confluent-kafka
+  2.16's admin API knows only classic and consumer groups and lists a share group as a dead
+  classic one.
+
+Every call here is bounded by ``timeout``, name resolution included. Plaintext listeners only.
 """
 
 from __future__ import annotations
@@ -10,13 +17,23 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from . import __version__
 
 METADATA = 3
+FIND_COORDINATOR = 10
+LIST_GROUPS = 16
 API_VERSIONS = 18
+CONSUMER_GROUP_DESCRIBE = 69
+SHARE_GROUP_DESCRIBE = 77
+DESCRIBE_SHARE_GROUP_OFFSETS = 90
 UNSUPPORTED_VERSION = 35
+
+
+T = TypeVar("T")
 
 
 class WireError(Exception):
@@ -120,7 +137,7 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise WireError("truncated ApiVersions response")
+            raise WireError("truncated response")
         chunk = self.data[self.pos:self.pos + n]
         self.pos += n
         return chunk
@@ -128,8 +145,21 @@ class _Reader:
     def int16(self) -> int:
         return int(struct.unpack(">h", self.take(2))[0])
 
+    def int8(self) -> int:
+        return int(struct.unpack(">b", self.take(1))[0])
+
     def int32(self) -> int:
         return int(struct.unpack(">i", self.take(4))[0])
+
+    def int64(self) -> int:
+        return int(struct.unpack(">q", self.take(8))[0])
+
+    def compact_nullable_str(self) -> str | None:
+        n = self.uvarint() - 1
+        return None if n < 0 else self.take(n).decode(errors="replace")
+
+    def compact_array(self, item: Callable[[], T]) -> list[T]:
+        return [item() for _ in range(max(self.uvarint() - 1, 0))]
 
     def uvarint(self) -> int:
         shift = result = 0
@@ -140,7 +170,7 @@ class _Reader:
                 return result
             shift += 7
             if shift > 35:
-                raise WireError("malformed varint in ApiVersions response")
+                raise WireError("malformed varint in a response")
 
     def compact_str(self) -> str:
         n = self.uvarint() - 1
@@ -167,7 +197,11 @@ def parse_api_versions(body: bytes, version: int) -> ApiVersionsInfo:
     r = _Reader(body)
     error = r.int16()
     keys: dict[int, tuple[int, int]] = {}
-    flexible = version >= 3 and error != UNSUPPORTED_VERSION
+    if error == UNSUPPORTED_VERSION and version >= 3:
+        # The caller asks again at v0; what follows is not reliably v0-shaped (librdkafka's
+        # mock cluster sends a compact array).
+        return ApiVersionsInfo(error, keys)
+    flexible = version >= 3
     count = r.uvarint() - 1 if flexible else r.int32()
     for _ in range(max(count, 0)):
         key, lo, hi = r.int16(), r.int16(), r.int16()
@@ -265,3 +299,210 @@ def api_versions(host: str, port: int, timeout: float) -> ApiVersionsInfo:
             continue
         return info
     return info
+
+
+# -- groups: flexible requests (header v2, response header v1) ----------------------------------
+@dataclass(frozen=True)
+class ListedGroup:
+    """One group as its coordinator lists it (ListGroups v5)."""
+
+    group_id: str
+    protocol_type: str
+    state: str
+    type: str  # classic | consumer | share | streams
+
+
+@dataclass(frozen=True)
+class DescribedMember:
+    member_id: str
+    client_id: str
+    host: str
+    member_epoch: int
+    subscribed: list[str]
+    assignment: list[tuple[str, int]]
+    target_assignment: list[tuple[str, int]] | None = None  # KIP-848 only
+
+
+@dataclass(frozen=True)
+class DescribedGroup:
+    """ConsumerGroupDescribe / ShareGroupDescribe v1 of one group."""
+
+    error_code: int
+    error_message: str | None
+    group_id: str
+    state: str
+    group_epoch: int
+    assignment_epoch: int
+    assignor: str
+    members: list[DescribedMember]
+
+
+@dataclass(frozen=True)
+class ShareOffset:
+    """A share-partition's start offset and lag as Kafka computes them (DescribeShareGroupOffsets
+    v1: records from the start offset to the high watermark not yet acknowledged)."""
+
+    topic: str
+    partition: int
+    start_offset: int
+    lag: int
+    error_code: int
+
+
+def _i8(n: int) -> bytes:
+    return struct.pack(">b", n)
+
+
+def _i32(n: int) -> bytes:
+    return struct.pack(">i", n)
+
+
+def _array(items: list[bytes]) -> bytes:
+    return _uvarint(len(items) + 1) + b"".join(items)
+
+
+_TAGS = _uvarint(0)
+
+
+def flexible_request(api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
+    """A request with header v2 (client id, then tagged fields) and ``body``."""
+    client_id = b"kpoc"
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
+    payload = header + _TAGS + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _flexible_call(host: str, port: int, timeout: float, api_key: int, version: int,
+                   body: bytes, what: str) -> _Reader:
+    r = _Reader(_round_trip(host, port, timeout,
+                            flexible_request(api_key, version, 1, body), what))
+    r.skip_tags()  # response header v1
+    return r
+
+
+def find_coordinator(host: str, port: int, timeout: float, group: str) -> tuple[int, str, int]:
+    """The broker coordinating ``group`` (FindCoordinator v4+: node id, host, port)."""
+    body = _i8(0) + _array([_compact_str(group)]) + _TAGS
+    r = _flexible_call(host, port, timeout, FIND_COORDINATOR, 4, body, "FindCoordinator")
+    r.int32()  # throttle
+
+    def one() -> tuple[int, int, str, int, str | None]:
+        r.compact_str()
+        node, chost, cport, code = r.int32(), r.compact_str(), r.int32(), r.int16()
+        msg = r.compact_nullable_str()
+        r.skip_tags()
+        return code, node, chost, cport, msg
+
+    found = r.compact_array(one)
+    if not found:
+        raise WireError(f"FindCoordinator answered nothing for group {group!r}")
+    code, node, chost, cport, msg = found[0]
+    if code:
+        raise WireError(f"no coordinator for group {group!r} yet (error {code}: {msg or ''})")
+    return node, chost, cport
+
+
+def list_groups(host: str, port: int, timeout: float) -> list[ListedGroup]:
+    """Groups coordinated by this broker, with their type (ListGroups v5)."""
+    body = _array([]) + _array([]) + _TAGS  # no state filter, no type filter
+    r = _flexible_call(host, port, timeout, LIST_GROUPS, 5, body, "ListGroups")
+    r.int32()
+    code = r.int16()
+    if code:
+        raise WireError(f"{host}:{port} answered ListGroups with error {code}")
+
+    def one() -> ListedGroup:
+        g = ListedGroup(r.compact_str(), r.compact_str(), r.compact_str(), r.compact_str())
+        r.skip_tags()
+        return g
+
+    return r.compact_array(one)
+
+
+def _assignment(r: _Reader) -> list[tuple[str, int]]:
+    def topic() -> list[tuple[str, int]]:
+        r.take(16)  # topic id
+        name = r.compact_str()
+        parts = r.compact_array(r.int32)
+        r.skip_tags()
+        return [(name, p) for p in parts]
+
+    out = [tp for t in r.compact_array(topic) for tp in t]
+    r.skip_tags()
+    return sorted(out)
+
+
+def describe_group(host: str, port: int, timeout: float, group: str, share: bool
+                   ) -> DescribedGroup:
+    """ShareGroupDescribe v1 (``share``) or ConsumerGroupDescribe v1 of ``group``, asked of its
+    coordinator at ``host:port``."""
+    api = SHARE_GROUP_DESCRIBE if share else CONSUMER_GROUP_DESCRIBE
+    body = _array([_compact_str(group)]) + _i8(0) + _TAGS
+    r = _flexible_call(host, port, timeout, api, 1, body,
+                       "ShareGroupDescribe" if share else "ConsumerGroupDescribe")
+    r.int32()
+
+    def member() -> DescribedMember:
+        member_id = r.compact_str()
+        if not share:
+            r.compact_nullable_str()  # instance id
+        r.compact_nullable_str()  # rack
+        epoch, client, chost = r.int32(), r.compact_str(), r.compact_str()
+        subscribed = r.compact_array(r.compact_str)
+        if not share:
+            r.compact_nullable_str()  # regex
+        assignment = _assignment(r)
+        target = None if share else _assignment(r)
+        if not share:
+            r.int8()  # member type
+        r.skip_tags()
+        return DescribedMember(member_id, client, chost, epoch, subscribed, assignment, target)
+
+    def group_() -> DescribedGroup:
+        code, msg = r.int16(), r.compact_nullable_str()
+        gid, state, gepoch, aepoch = r.compact_str(), r.compact_str(), r.int32(), r.int32()
+        assignor = r.compact_str()
+        members = r.compact_array(member)
+        r.int32()  # authorized operations
+        r.skip_tags()
+        return DescribedGroup(code, msg, gid, state, gepoch, aepoch, assignor, members)
+
+    groups = r.compact_array(group_)
+    if not groups:
+        raise WireError(f"the coordinator described no group for {group!r}")
+    return groups[0]
+
+
+def share_group_offsets(host: str, port: int, timeout: float, group: str) -> list[ShareOffset]:
+    """Start offset and lag of every partition ``group`` has state for (DescribeShareGroupOffsets
+    v1, all topics), asked of its coordinator."""
+    body = _array([_compact_str(group) + _uvarint(0) + _TAGS]) + _TAGS  # topics: null = all
+    r = _flexible_call(host, port, timeout, DESCRIBE_SHARE_GROUP_OFFSETS, 1, body,
+                       "DescribeShareGroupOffsets")
+    r.int32()
+    out: list[ShareOffset] = []
+
+    def partition(topic: str) -> None:
+        p, start = r.int32(), r.int64()
+        r.int32()  # leader epoch
+        lag, code = r.int64(), r.int16()
+        r.compact_nullable_str()
+        r.skip_tags()
+        out.append(ShareOffset(topic, p, start, lag, code))
+
+    def topic() -> None:
+        name = r.compact_str()
+        r.take(16)
+        r.compact_array(lambda: partition(name))
+        r.skip_tags()
+
+    def group_() -> None:
+        r.compact_str()
+        r.compact_array(topic)
+        code, msg = r.int16(), r.compact_nullable_str()
+        r.skip_tags()
+        if code:
+            raise WireError(f"share group offsets of {group!r}: error {code} {msg or ''}".strip())
+
+    r.compact_array(group_)
+    return sorted(out, key=lambda o: (o.topic, o.partition))

@@ -31,6 +31,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from . import _wire
 from ._client import (
     admin_client,
     base_properties,
@@ -39,6 +40,7 @@ from ._client import (
     no_topic,
     result,
     translate,
+    unavailable,
     wait_metadata,
 )
 from .config import ClientConfig, check_text, validate_topic_name
@@ -158,6 +160,10 @@ class GroupMember:
     client_id: str
     host: str
     assignment: list[tuple[str, int]]
+    #: KIP-848 and share groups: the member's epoch; KIP-848: the assignment the broker is
+    #: moving it to (equal to ``assignment`` once reconciled).
+    member_epoch: int | None = None
+    target_assignment: list[tuple[str, int]] | None = None
 
     @property
     def idle(self) -> bool:
@@ -173,6 +179,9 @@ class PartitionLag:
     #: None when the group has committed nothing for this partition yet.
     lag: int | None
     member_id: str | None = None
+    #: Share groups: every member the partition is assigned to (it is shared, not owned), and
+    #: ``committed`` is the share-partition's start offset.
+    shared_by: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,12 @@ class GroupInfo:
     coordinator: int | None
     members: list[GroupMember]
     lags: list[PartitionLag]
+    #: KIP-848 and share groups (broker-side assignment): the group's epoch and the epoch of
+    #: the assignment computed for it; equal once every member has caught up.
+    group_epoch: int | None = None
+    assignment_epoch: int | None = None
+    #: How ``lag`` is defined for this group's type (share groups: Kafka's own figure).
+    lag_note: str | None = None
 
     @property
     def total_lag(self) -> int:
@@ -209,6 +224,9 @@ class GroupInfo:
         d = asdict(self)
         for m, md in zip(self.members, d["members"], strict=True):
             md["assignment"] = [{"topic": t, "partition": p} for t, p in m.assignment]
+            if m.target_assignment is not None:
+                md["target_assignment"] = [{"topic": t, "partition": p}
+                                           for t, p in m.target_assignment]
             md["idle"] = m.idle
         d["total_lag"] = self.total_lag
         return d
@@ -233,6 +251,18 @@ def _state_name(state: object) -> str:
 _LEADER_MOVED = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
                            KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH,
                            KafkaError.OFFSET_NOT_AVAILABLE})
+
+
+def _wire_state(state: str) -> str:
+    """A state as the wire spells it (``PreparingRebalance``) as librdkafka's enum names it."""
+    return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(state)).upper() \
+        or "UNKNOWN"
+
+
+#: What "lag" means for a share group, shown wherever its lag is.
+SHARE_LAG_NOTE = ("share-group lag is Kafka's own figure (DescribeShareGroupOffsets v1): records "
+                  "between the share-partition's start offset and the high watermark not yet "
+                  "acknowledged; the start offset is shown as the committed offset")
 
 
 class Admin:
@@ -456,25 +486,161 @@ class Admin:
 
     # -- groups -----------------------------------------------------------------------------
 
-    def list_groups(self, with_lag: bool = False) -> list[GroupSummary]:
-        res = self._result(self.client.list_consumer_groups(request_timeout=self.config.timeout),
-                           "list consumer groups")
-        if res.errors and not res.valid:
-            # Errors come back inside the result, not as an exception: an unreachable cluster
-            # must not read as "no groups".
-            raise translate(KafkaException(res.errors[0]), self.config, "list consumer groups")
-        out = []
-        for g in sorted(res.valid, key=lambda g: g.group_id):
-            members = lag = None
-            if with_lag:
-                info = self.describe_group(g.group_id)
-                members, lag = len(info.members), info.total_lag
-            out.append(GroupSummary(g.group_id, _state_name(g.state),
-                                    _state_name(getattr(g, "type", "CLASSIC")), members, lag))
+    # -- group types through Kafka's wire protocol (see _wire) ------------------------------
+
+    @property
+    def wire_ok(self) -> bool:
+        """kpoc's own protocol code speaks plaintext only; TLS/SASL listeners fall back to what
+        librdkafka reports (classic and consumer groups; no share groups)."""
+        proto = str(self.config.properties.get("security.protocol", "plaintext")).lower()
+        return proto == "plaintext"
+
+    def _on_bootstrap(self, what: str, call: Any) -> Any:
+        """``call(host, port, timeout)`` on the first bootstrap server that answers."""
+        last: Exception | None = None
+        for addr in self.config.bootstrap_servers.split(","):
+            host, _, port = addr.strip().rpartition(":")
+            try:
+                return call(host.strip("[]") or "127.0.0.1", int(port), self.config.timeout)
+            except (_wire.WireError, ValueError) as exc:
+                last = exc
+        raise KpocError(f"{what}: {last}", "check `kpoc cluster status`; raise --timeout") \
+            from last
+
+    def group_types(self) -> dict[str, _wire.ListedGroup]:
+        """Every group with its real type, from ListGroups v5 asked of every broker (each lists
+        the groups it coordinates)."""
+        out: dict[str, _wire.ListedGroup] = {}
+        failed: list[str] = []
+        brokers = self.cluster().brokers
+        for b in brokers:
+            try:
+                listed = _wire.list_groups(b.host, b.port, self.config.timeout)
+            except _wire.WireError as exc:
+                # A broker that just died: its groups move to a live coordinator.
+                failed.append(f"broker {b.id}: {exc}")
+                continue
+            out.update({g.group_id: g for g in listed})
+        if brokers and len(failed) == len(brokers):
+            raise unavailable(self.config, f"list groups ({failed[0]})")
         return out
 
-    def describe_group(self, group: str) -> GroupInfo:
+    def group_type(self, group: str) -> str | None:
+        """CLASSIC, CONSUMER, SHARE (or STREAMS) as the group's coordinator says; None when
+        kpoc cannot ask (not a plaintext listener) or the group does not exist."""
+        if not self.wire_ok:
+            return None
+
+        def listing(h: str, p: int, t: float) -> list[_wire.ListedGroup]:
+            _, host, port = _wire.find_coordinator(h, p, t, group)
+            return _wire.list_groups(host, port, t)
+
+        try:
+            listed = self._on_bootstrap(f"find the coordinator of {group!r}", listing)
+        except KpocError:
+            return None  # an older Kafka or the mock cluster: librdkafka's describe decides
+        found = [g for g in listed if g.group_id == group]
+        return found[0].type.upper() if found else None
+
+    def list_groups(self, with_lag: bool = False) -> list[GroupSummary]:
+        listed = None
+        if self.wire_ok:
+            try:
+                listed = [(g.group_id, _wire_state(g.state), g.type.upper())
+                          for g in self.group_types().values()]
+            except KpocError:
+                # No ListGroups v5 here (Kafka < 3.7, librdkafka's mock cluster): librdkafka's
+                # listing, which knows classic and consumer groups.
+                listed = None
+        if listed is None:
+            res = self._result(self.client.list_consumer_groups(
+                request_timeout=self.config.timeout), "list consumer groups")
+            if res.errors and not res.valid:
+                # Errors come back inside the result, not as an exception: an unreachable
+                # cluster must not read as "no groups".
+                raise translate(KafkaException(res.errors[0]), self.config,
+                                "list consumer groups")
+            listed = [(g.group_id, _state_name(g.state),
+                       _state_name(getattr(g, "type", "CLASSIC"))) for g in res.valid]
+        out = []
+        for gid, state, gtype in sorted(listed):
+            members = lag = None
+            if with_lag:
+                try:
+                    info = self.describe_group(gid, gtype)
+                except NotFound:  # gone between the listing and the describe
+                    continue
+                members, lag = len(info.members), info.total_lag
+            out.append(GroupSummary(gid, state, gtype, members, lag))
+        return out
+
+    def _describe_wire(self, group: str, share: bool) -> _wire.DescribedGroup:
+        def call(h: str, p: int, t: float) -> _wire.DescribedGroup:
+            _, ch, cp = _wire.find_coordinator(h, p, t, group)
+            return _wire.describe_group(ch, cp, t, group, share)
+
+        d = self._on_bootstrap(f"describe group {group!r}", call)
+        if d.error_code == KafkaError.GROUP_ID_NOT_FOUND:
+            raise self._no_group(group)
+        if d.error_code:
+            raise KpocError(f"describe group {group!r} failed: error {d.error_code} "
+                            f"{d.error_message or ''}".strip())
+        return d
+
+    def _describe_share(self, group: str) -> GroupInfo:
+        """Members, their shared partitions, start offset and Kafka's lag per partition."""
+        d = self._describe_wire(group, share=True)
+
+        def offsets(h: str, p: int, t: float) -> list[_wire.ShareOffset]:
+            _, ch, cp = _wire.find_coordinator(h, p, t, group)
+            return _wire.share_group_offsets(ch, cp, t, group)
+
+        members = sorted((GroupMember(m.member_id, m.client_id, m.host, m.assignment,
+                                      m.member_epoch) for m in d.members),
+                         key=lambda m: (m.idle, m.assignment, m.client_id, m.member_id))
+        holders: dict[tuple[str, int], list[str]] = {}
+        for m in members:
+            for tp in m.assignment:
+                holders.setdefault(tp, []).append(m.member_id)
+        by_tp = {(o.topic, o.partition): o for o in self._on_bootstrap(
+            f"share-group offsets of {group!r}", offsets)}
+        lags = []
+        for tp in sorted(set(by_tp) | set(holders)):
+            o = by_tp.get(tp)
+            start = o.start_offset if o is not None and o.start_offset >= 0 else None
+            lag = o.lag if o is not None and o.lag >= 0 else None
+            lags.append(PartitionLag(tp[0], tp[1], start, None, lag, None, holders.get(tp, [])))
+        marks = self._watermarks([(x.topic, x.partition) for x in lags], skip_vanished=True)
+        lags = [PartitionLag(x.topic, x.partition, x.committed,
+                             marks.get((x.topic, x.partition), (None, None))[1], x.lag,
+                             None, x.shared_by) for x in lags]
+        return GroupInfo(group, _wire_state(d.state), "SHARE", d.assignor, None, members, lags,
+                         d.group_epoch, d.assignment_epoch, SHARE_LAG_NOTE)
+
+    def describe_group(self, group: str, group_type: str | None = None) -> GroupInfo:
+        """A group with its type's own facts: classic (librdkafka's describe), consumer (also
+        the KIP-848 epochs and target assignment) or share (ShareGroupDescribe and share-group
+        offsets); ``group_type`` skips asking which it is."""
         check_text(group, "group name")
+        gtype = group_type or self.group_type(group)
+        if gtype == "SHARE":
+            return self._describe_share(group)
+        info = self._describe_classic(group)
+        if info.type == "CONSUMER" and self.wire_ok:
+            d = self._describe_wire(group, share=False)
+            extra = {m.member_id: m for m in d.members}
+            members = [GroupMember(m.member_id, m.client_id, m.host, m.assignment,
+                                   extra[m.member_id].member_epoch,
+                                   extra[m.member_id].target_assignment)
+                       if m.member_id in extra else m for m in info.members]
+            # The coordinator's own state: librdkafka reads some KIP-848 states as UNKNOWN.
+            info = GroupInfo(info.group_id, _wire_state(d.state), info.type,
+                             info.assignor or d.assignor,
+                             info.coordinator, members, info.lags, d.group_epoch,
+                             d.assignment_epoch)
+        return info
+
+    def _describe_classic(self, group: str) -> GroupInfo:
         fut = self.client.describe_consumer_groups(
             [group], request_timeout=self.config.timeout)[group]
         desc = self._result(fut, f"describe group {group!r}",
@@ -501,6 +667,35 @@ class Admin:
         return GroupInfo(group, state, _state_name(getattr(desc, "type", "CLASSIC")),
                          desc.partition_assignor, desc.coordinator.id if desc.coordinator else None,
                          members, lags)
+
+    def wait_members(self, group: str, members: int, group_type: str | None = None,
+                     timeout: float = 60.0) -> GroupInfo:
+        """Wait until ``group`` has ``members`` members, each with an assignment; the group may
+        not exist yet (its first member creates it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = self.describe_group(group, group_type)
+                if len(info.members) == members and all(m.assignment for m in info.members):
+                    return info
+            except NotFound:
+                pass
+            if time.monotonic() > deadline:
+                raise KpocError(f"group {group!r} did not assign {members} member(s) within "
+                                f"{timeout:g}s", f"check `kpoc groups describe {group}`")
+            time.sleep(0.3)
+
+    def set_group_configs(self, group: str, configs: dict[str, str]) -> None:
+        """Set dynamic group configs (e.g. a share group's ``share.auto.offset.reset`` or
+        ``share.record.lock.duration.ms``); the broker checks each against its bounds."""
+        res = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in configs.items()])
+        fut = self.client.incremental_alter_configs([res], request_timeout=self.config.timeout)
+        self._result(fut[res], f"set configs {configs} of group {group!r}", {
+            KafkaError.INVALID_CONFIG: UsageError(
+                f"the broker refused group configs {configs} for {group!r}",
+                "see the broker's group.share.min/max.* bounds (`kpoc doctor`)")})
 
     @staticmethod
     def _no_group(group: str) -> NotFound:
@@ -535,6 +730,10 @@ class Admin:
                       ) -> list[OffsetReset]:
         """Rewrite a group's committed offsets; refused while the group has members."""
         check_text(group, "group name")
+        if self.group_type(group) == "SHARE":
+            raise UsageError(f"group {group!r} is a share group: it has no committed offsets "
+                             "to reset", "its start offset follows the acknowledged records; "
+                             "use a consumer group name")
         fut = self.client.describe_consumer_groups(
             [group], request_timeout=self.config.timeout)[group]
         desc = self._result(fut, f"describe group {group!r}")

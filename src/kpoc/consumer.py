@@ -39,7 +39,8 @@ from .config import ClientConfig
 from .envelope import Record
 from .errors import KpocError, UsageError
 
-__all__ = ["DEFAULT_GROUP", "Consumer", "GroupEvent", "StartPosition", "parse_start"]
+__all__ = ["DEFAULT_GROUP", "GROUP_PROTOCOLS", "Consumer", "GroupEvent", "StartPosition",
+           "parse_start", "protocol_properties"]
 
 DEFAULT_GROUP = "kpoc"
 
@@ -55,6 +56,42 @@ CONSUMER_DEFAULTS: dict[str, object] = {
     # (kpoc bench: 1M × 100 B read at 0.2M msgs/s with it, 0.8M with 10 ms).
     "fetch.queue.backoff.ms": 10,
 }
+
+
+#: classic: the client-side rebalance protocol (JoinGroup/SyncGroup, the leader assigns);
+#: consumer: KIP-848, the broker assigns and members move one partition at a time.
+GROUP_PROTOCOLS = ("classic", "consumer")
+
+#: Settings the KIP-848 protocol moved to the broker (group.consumer.* there); librdkafka refuses
+#: them with group.protocol=consumer.
+CLASSIC_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy",
+                "group.protocol.type")
+
+
+def protocol_properties(protocol: str | None, config: ClientConfig,
+                        defaults: dict[str, object]) -> dict[str, object]:
+    """``defaults`` made valid for ``protocol`` (None: ``-X group.protocol``, else classic): a
+    setting the user gave that the protocol does not accept is a one-line error; kpoc's own
+    classic-only defaults are dropped."""
+    given = config.properties.get("group.protocol")
+    protocol = protocol or (str(given).lower() if given else "classic")
+    if protocol not in GROUP_PROTOCOLS:
+        raise UsageError(f"unknown group protocol {protocol!r}",
+                         "use --group-protocol classic or consumer")
+    chosen = str(config.properties.get("group.protocol", protocol)).lower()
+    if chosen != protocol:
+        raise UsageError(f"--group-protocol {protocol} conflicts with -X group.protocol="
+                         f"{chosen}", "give the protocol once, with --group-protocol")
+    if protocol == "classic":
+        return {**defaults, "group.protocol": "classic"}
+    clash = [k for k in CLASSIC_ONLY if k in config.properties]
+    if clash:
+        raise UsageError(
+            f"-X {clash[0]} is a classic-protocol setting; --group-protocol consumer (KIP-848) "
+            "moves it to the broker", f"drop -X {clash[0]} (the broker's "
+            "group.consumer.* settings apply) or use --group-protocol classic")
+    kept = {k: v for k, v in defaults.items() if k not in CLASSIC_ONLY}
+    return {**kept, "group.protocol": "consumer"}
 
 
 @dataclass(frozen=True)
@@ -128,7 +165,8 @@ class Consumer:
     def __init__(self, config: ClientConfig, topics: list[str], group: str = DEFAULT_GROUP,
                  start: StartPosition | None = None, partitions: list[int] | None = None,
                  on_event: Callable[[GroupEvent], None] | None = None,
-                 defaults: dict[str, object] | None = None) -> None:
+                 defaults: dict[str, object] | None = None, protocol: str | None = None
+                 ) -> None:
         if not topics:
             raise UsageError("no topic given", "e.g. kpoc consume teste")
         self.config = config
@@ -137,7 +175,9 @@ class Consumer:
         self.start = start
         self.manual = partitions
         self._on_event = on_event or (lambda _e: None)
-        self._defaults = {**CONSUMER_DEFAULTS, "group.id": group, **(defaults or {})}
+        self._defaults = protocol_properties(
+            protocol, config, {**CONSUMER_DEFAULTS, "group.id": group, **(defaults or {})})
+        self.protocol = str(self._defaults["group.protocol"])
         self._client: _RdConsumer | None = None
         self.assigned: set[tuple[str, int]] = set()
         self._positioned: set[tuple[str, int]] = set()

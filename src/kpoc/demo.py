@@ -1,5 +1,6 @@
 """The seed's diagram, live: topic ``teste`` on 3 brokers, a producer with delivery reports, and
-a group of 4 consumers of which one is idle because the topic has only 3 partitions.
+a group of 4 consumers of which one is idle because the topic has only 3 partitions. Then Kafka
+4's answer: the same four consumers in a share group (KIP-932), where all four receive records.
 
 Each step explains itself in a line or two so a newcomer can follow what Kafka is doing.
 """
@@ -17,6 +18,7 @@ from .config import DEFAULT_TOPIC, ClientConfig
 from .consumer import Consumer, GroupEvent
 from .errors import KpocError, NotFound
 from .producer import DeliveryReport, Producer
+from .share import ShareReader, require_share_groups
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -47,6 +49,8 @@ class DemoResult:
     received: dict[str, dict[int, int]]
     idle: list[str]
     final_lag: int
+    #: The second act: records each consumer of the share group received (empty if skipped).
+    shared: dict[str, int] = field(default_factory=dict)
 
 
 def _step(say: Say, n: int, title: str, why: str) -> None:
@@ -189,6 +193,86 @@ def run_demo(config: ClientConfig, say: Say, topic: str = DEFAULT_TOPIC, group: 
         errors = [m.error for m in members if m.error is not None]
         if errors:
             raise errors[0]
+        shared = _share_act(admin, config, say, topic, partitions, f"{group}-share",
+                            consumers, max(60, 5 * messages))
     return DemoResult(len(reports) - failed, failed,
-                      {m.name: dict(m.received) for m in members}, idle, lag)
+                      {m.name: dict(m.received) for m in members}, idle, lag, shared)
+
+
+def _share_act(admin: Admin, config: ClientConfig, say: Say, topic: str, partitions: int,
+               group: str, consumers: int, messages: int) -> dict[str, int]:
+    """Act two: the same consumers as members of a share group; every one of them works."""
+    say("")
+    say(f"[Kafka 4, 1/2] The same {consumers} consumers in share group {group!r}")
+    say("      A share group (KIP-932, a queue) lets members read the same partition: each "
+        "record is acquired by one member, then acknowledged.")
+    try:
+        require_share_groups(config)
+    except KpocError as exc:
+        say(f"      skipped: {exc.message}")
+        return {}
+    got: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    names = [f"consumer-{i}" for i in range(1, consumers + 1)]
+    readers = {n: ShareReader(ClientConfig(config.bootstrap_servers,
+                                           {**config.properties, "client.id": n},
+                                           config.timeout), [topic], group, start="end")
+               for n in names}
+
+    def member(name: str) -> None:
+        # A share consumer belongs to its thread: it is opened, polled and closed there.
+        try:
+            with readers[name] as r:
+                for _ in r.deliveries():
+                    got[name] += 1
+                    time.sleep(0.02)  # the work each record takes
+        except BaseException as exc:  # reported by the demo, not lost in a thread
+            errors.append(exc)
+
+    def stop_all() -> None:
+        for r in readers.values():
+            r.stop()  # returns within ~0.2 s; the thread then closes its consumer
+        for t in threads:
+            t.join(config.timeout + 5)
+
+    threads = [threading.Thread(target=member, args=(n,), daemon=True) for n in names]
+    for t in threads:
+        t.start()
+    try:
+        info = admin.wait_members(group, consumers, "SHARE", max(60.0, config.timeout))
+    except KpocError:
+        stop_all()
+        if errors:
+            raise errors[0] from None
+        raise
+    if errors:
+        stop_all()
+        raise errors[0]
+    for m in sorted(info.members, key=lambda x: x.client_id):
+        say(f"      {m.client_id} -> " + ", ".join(f"{t}[{p}]" for t, p in m.assignment))
+    # Members learn their assignment from their next heartbeat (every 5 s by default).
+    time.sleep(6)
+    say("")
+    say(f"[Kafka 4, 2/2] Producing {messages} messages; each takes a consumer ~20 ms")
+    sent: list[DeliveryReport] = []
+    with Producer(config, sent.append) as producer:
+        for i in range(messages):
+            producer.send(topic, f"tarefa {i + 1}".encode(), partition=i % partitions)
+            if i % 10 == 9:
+                producer.flush()
+                time.sleep(0.05)
+    messages = sum(r.ok for r in sent)
+    end = time.monotonic() + max(30.0, config.timeout)
+    while sum(got.values()) < messages and time.monotonic() < end and not errors:
+        time.sleep(0.2)
+    stop_all()
+    if errors:
+        raise errors[0]
+    for n in names:
+        say(f"      {n}: {got[n]} records")
+    working = sum(1 for n in names if got[n])
+    say(f"      {working} of {consumers} consumers received records — none idle"
+        if working == consumers else f"      {working} of {consumers} consumers received "
+        "records this time")
+    return {n: got[n] for n in names}
 

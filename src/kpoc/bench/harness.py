@@ -6,7 +6,9 @@ all of them alike):
 - produce: every line of one payload file, acks=all, into a fresh 3-partition RF 3 topic;
 - consume: the same messages read back from the start of one topic;
 - latency: end-to-end (send → receipt) percentiles, one message at a time as EndToEndLatency
-  measures them, and for kpoc alone at a fixed rate.
+  measures them, and for kpoc alone at a fixed rate;
+- share (only with ``--only share``): a share group of 1 and of 4 members against a classic
+  group of 1 reading the same amount (see :mod:`kpoc.bench._share`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..cluster import KAFKA_VERSION, LocalCluster
 from ..config import ClientConfig
 from ..errors import KpocError, PrerequisiteError
 from . import _tools as t
+from ._share import share_once
 from ._tools import Sample
 from .report import FIGURES
 
@@ -74,7 +77,8 @@ DIFFERENCES = [
 ]
 
 TOOLS = {"produce": ("kcat", "java", "kpoc"), "consume": ("kcat", "java", "kpoc"),
-         "latency": ("java", "kpoc"), "latency-rate": ("kpoc",)}
+         "latency": ("java", "kpoc"), "latency-rate": ("kpoc",),
+         "share": ("classic", "share-1", "share-4")}
 #: What EndToEndLatency sets for its producer; kpoc's latency runs use the same.
 LATENCY_PROPS = {"linger.ms": "0", "acks": "all"}
 TOOL_NAMES = {"kcat": "kcat", "java": "Kafka Java tool", "kpoc": "kpoc"}
@@ -90,6 +94,8 @@ class Settings:
     latency_size: int = 100
     java_latency_count: int = 1000
     memory_count: int = 10_000_000
+    #: Share groups vs a classic group (``--only share``): messages × 100 B per sample.
+    share_count: int = 100_000
     scenarios: tuple[str, ...] = ("produce", "consume", "latency")
     #: Unmeasured kpoc runs of the first produce scenario before any measured one.
     warm_up_rounds: int = 8
@@ -99,7 +105,7 @@ class Settings:
         if quick:
             return cls(quick=True, runs=runs or 1, produce=((100, 50_000), (1024, 10_000)),
                        latency_rate=1000, latency_seconds=5.0, java_latency_count=300,
-                       memory_count=200_000, warm_up_rounds=1,
+                       memory_count=200_000, warm_up_rounds=1, share_count=20_000,
                        scenarios=scenarios or cls.scenarios)
         return cls(runs=runs or 5, scenarios=scenarios or cls.scenarios)
 
@@ -562,6 +568,20 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
             sample = bench.rate_latency_once(r)
             _note(progress, sample)
             sc.samples.append(sample)
+    if "share" in s.scenarios:
+        sc = Scenario("share", "share", 100, s.share_count)
+        out.append(sc)
+        for r in range(s.runs):
+            for tool in _order(TOOLS["share"], r):
+                progress(f"share groups: {tool} reads {_label(s.share_count)} × 100 B "
+                         f"(run {r + 1}/{s.runs})")
+                topic = bench.topic(f"share-{tool}")
+                mode, members = ("classic", 1) if tool == "classic" else (
+                    "share", int(tool.split("-")[1]))
+                sample = share_once(bench.bootstrap, mode, members, s.share_count, 100, r,
+                                    topic, topic)
+                _note(progress, sample)
+                sc.samples.append(sample)
     return out
 
 

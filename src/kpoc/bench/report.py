@@ -11,10 +11,12 @@ from ..errors import PrerequisiteError
 
 #: The figure each kind of scenario is judged by, and whether higher is better.
 PRIMARY = {"produce": ("msgs_per_s", True), "consume": ("msgs_per_s", True),
-           "latency": ("p99_ms", False)}
+           "latency": ("p99_ms", False), "share": ("msgs_per_s", True)}
 FIGURES = {"produce": ("msgs_per_s", "mb_per_s"), "consume": ("msgs_per_s", "mb_per_s"),
-           "latency": ("p50_ms", "p99_ms", "p99_9_ms")}
-TOOL_LABEL = {"kcat": "kcat", "java": "Java tool", "kpoc": "kpoc"}
+           "latency": ("p50_ms", "p99_ms", "p99_9_ms"), "share": ("msgs_per_s", "mb_per_s")}
+TOOL_LABEL = {"kcat": "kcat", "java": "Java tool", "kpoc": "kpoc",
+              "classic": "kpoc, classic group, 1 member", "share-1": "kpoc, share group, 1",
+              "share-4": "kpoc, share group, 4"}
 JAVA_TOOL = {"produce": "ProducerPerformance", "consume": "ConsumerPerformance",
              "latency": "EndToEndLatency"}
 
@@ -97,7 +99,7 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
                 r = sc["ratio"]
                 peer = TOOL_LABEL[r["best_peer"]] if r["best_peer"] != "java" else JAVA_TOOL[kind]
                 ratio = f"{r['value']:.2f}× {peer}"
-            rss = f"{e['max_rss_mb']['median']:.0f}"
+            rss = f"{e['max_rss_mb']['median']:.0f}" if e['max_rss_mb']['median'] else "-"
             if kind == "latency":
                 rows.append([scenario_title(sc), name, " / ".join(figs) + " ms", "", rss, ratio])
             else:
@@ -135,7 +137,8 @@ def write_chart(result: dict[str, Any], path: Path) -> Path:
     cols = min(3, max(1, len(scs)))
     rows = (len(scs) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
-    colours = {"kcat": "#4c72b0", "java": "#dd8452", "kpoc": "#55a868"}
+    colours = {"kcat": "#4c72b0", "java": "#dd8452", "kpoc": "#55a868", "classic": "#55a868",
+               "share-1": "#8172b3", "share-4": "#937860"}
     for ax in axes.flat[len(scs):]:
         ax.axis("off")
     for ax, sc in zip(axes.flat, scs, strict=False):

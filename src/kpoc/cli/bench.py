@@ -11,7 +11,8 @@ from rich.table import Table
 from ..errors import KpocError
 from ._common import emit_json, err, out, output_option
 
-_SCENARIOS = ("produce", "consume", "latency")
+#: "share" (share groups against a classic group) runs only when asked for with --only.
+_SCENARIOS = ("produce", "consume", "latency", "share")
 
 
 @click.command()

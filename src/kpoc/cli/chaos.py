@@ -8,12 +8,17 @@ import click
 from rich.table import Table
 
 from ..chaos import SCENARIOS, resolve, run
+from ..chaos.queue import run_share_kill
 from ..cluster import LocalCluster
 from ..config import default_data_dir
 from ..errors import KpocError
 from ._common import emit_json, err, out, output_option
 
-_LIST = "\n".join(f"  {s.number} {s.name:<14} {s.title}" for s in SCENARIOS.values())
+#: The queue scenario (KIP-932): only a consumer dies, so it runs on any share-group cluster.
+SHARE_KILL = (8, "share-kill")
+_LIST = "\n".join(f"  {s.number} {s.name:<14} {s.title}" for s in SCENARIOS.values()) + (
+    f"\n  {SHARE_KILL[0]} {SHARE_KILL[1]:<14} SIGKILL a share-group member mid-batch: its "
+    "records redelivered, every redelivery counted")
 
 
 class VerdictFailed(KpocError):
@@ -55,6 +60,9 @@ def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
       kpoc chaos 1                        # leader hard kill x3, 50000 messages
       kpoc chaos two-down --messages 5000 --rate 2000 -o json
     """
+    if scenario.strip().lower() in (str(SHARE_KILL[0]), SHARE_KILL[1]):
+        _share_kill(data_dir, messages, rate, keep_topic, output)
+        return
     sc = resolve(scenario)
     cluster = LocalCluster(data_dir or default_data_dir())
     if cluster.state() is None:
@@ -82,3 +90,29 @@ def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
     if not verdict.ok:
         names = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
         raise VerdictFailed(f"scenario {verdict.scenario} {verdict.name} failed: {names}")
+
+
+def _share_kill(data_dir: Path | None, messages: int | None, rate: float | None,
+                keep_topic: bool, output: str) -> None:
+    cluster = LocalCluster(data_dir or default_data_dir())
+    st = cluster.state()
+    if st is None:
+        raise KpocError(f"no local cluster in {cluster.data_dir}", "start one with `kpoc "
+                        "cluster up`")
+    figures, criteria = run_share_kill(
+        st["bootstrap_servers"], messages or 5000, rate or 500, keep_topic=keep_topic,
+        progress=lambda m: err.print(f"[dim]{m}[/]"))
+    ok = all(c[1] for c in criteria)
+    if output == "json":
+        emit_json({"scenario": SHARE_KILL[0], "name": SHARE_KILL[1], **figures,
+                   "verdict": "pass" if ok else "fail", "ok": ok,
+                   "criteria": [{"name": n, "ok": k, "detail": d} for n, k, d in criteria]})
+    else:
+        for key, value in figures.items():
+            out.print(f"{key:<20} {value}", markup=False)
+        for name, k, detail in criteria:
+            out.print(f"  {'ok  ' if k else 'FAIL'} {name} ({detail})", markup=False)
+        out.print(f"verdict: {'PASS' if ok else 'FAIL'}", markup=False)
+    if not ok:
+        bad = "; ".join(f"{n}: {d}" for n, k, d in criteria if not k)
+        raise VerdictFailed(f"scenario {SHARE_KILL[0]} {SHARE_KILL[1]} failed: {bad}")

@@ -26,7 +26,7 @@ def groups() -> None:
 @client_options
 @output_option
 def list_(output: str, **conn: Any) -> None:
-    """List consumer groups with state, member count and total lag.
+    """List groups with type (classic, consumer, share), state, members and total lag.
 
     \b
     Example:
@@ -38,9 +38,9 @@ def list_(output: str, **conn: Any) -> None:
         for g in summaries:
             emit_json(g.to_dict())
         return
-    table = Table("group", "state", "members", "lag", box=None, pad_edge=False)
+    table = Table("group", "type", "state", "members", "lag", box=None, pad_edge=False)
     for g in summaries:
-        table.add_row(g.group_id, g.state, str(g.members), str(g.total_lag))
+        table.add_row(g.group_id, g.type.lower(), g.state, str(g.members), str(g.total_lag))
     out.print(table)
     if not summaries:
         err.print("no consumer groups yet; start one with `kpoc consume --group NAME`")
@@ -51,10 +51,12 @@ def list_(output: str, **conn: Any) -> None:
 @output_option
 @click.argument("group")
 def describe(group: str, output: str, **conn: Any) -> None:
-    """State, members (client id, host, partitions), committed offset and lag per partition.
+    """Type, state, members (client id, host, partitions), committed offset and lag.
 
-    Members with no partitions are flagged idle: a group with more members than partitions
-    always has some.
+    The type is classic, consumer (KIP-848: group and member epochs, target assignment) or
+    share (KIP-932: partitions shared by members, start offset and Kafka's share lag). Members
+    with no partitions are flagged idle: a classic or consumer group with more members than
+    partitions always has some.
 
     \b
     Example:
@@ -65,20 +67,38 @@ def describe(group: str, output: str, **conn: Any) -> None:
     if output == "json":
         emit_json(g.to_dict())
         return
-    out.print(f"group {g.group_id}: {g.state}, {len(g.members)} member(s), assignor "
-              f"{g.assignor or '-'}, total lag {g.total_lag}", markup=False)
+    epochs = ("" if g.group_epoch is None else
+              f", group epoch {g.group_epoch}, assignment epoch {g.assignment_epoch}")
+    out.print(f"group {g.group_id}: {g.type.lower()}, {g.state}, {len(g.members)} member(s), "
+              f"assignor {g.assignor or '-'}{epochs}, total lag {g.total_lag}", markup=False)
+    share = g.type == "SHARE"
     if g.members:
-        mt = Table("member", "client id", "host", "partitions", box=None, pad_edge=False)
+        cols = ["member", "client id", "host", "partitions"]
+        target = any(m.target_assignment is not None for m in g.members)
+        cols += ["epoch"] if g.group_epoch is not None else []
+        cols += ["target (KIP-848)"] if target else []
+        mt = Table(*cols, box=None, pad_edge=False)
         for m in g.members:
             parts = ", ".join(f"{t}[{p}]" for t, p in m.assignment) or "(idle: no partitions)"
-            mt.add_row(m.member_id[-12:], m.client_id, m.host, parts)
+            row = [m.member_id[-12:], m.client_id, m.host, parts]
+            row += [str(m.member_epoch)] if g.group_epoch is not None else []
+            if target:
+                row.append("= current" if m.target_assignment == m.assignment else ", ".join(
+                    f"{t}[{p}]" for t, p in m.target_assignment or []) or "(none)")
+            mt.add_row(*row)
         out.print(mt)
     if g.lags:
-        lt = Table("topic", "partition", "committed", "high", "lag", box=None, pad_edge=False)
+        lt = Table("topic", "partition", "start offset" if share else "committed", "high", "lag",
+                   *(["shared by"] if share else []), box=None, pad_edge=False)
         for p in g.lags:
-            lt.add_row(p.topic, str(p.partition), "-" if p.committed is None else str(p.committed),
-                       str(p.high), "-" if p.lag is None else str(p.lag))
+            row = [p.topic, str(p.partition), "-" if p.committed is None else str(p.committed),
+                   str(p.high), "-" if p.lag is None else str(p.lag)]
+            if share:
+                row.append(f"{len(p.shared_by)} member(s)")
+            lt.add_row(*row)
         out.print(lt)
+    if g.lag_note:
+        err.print(f"note: {g.lag_note}", markup=False)
 
 
 @groups.command("reset-offsets")

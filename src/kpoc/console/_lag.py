@@ -113,7 +113,7 @@ class LagHistory:
             if self._stop.is_set():
                 return
             try:
-                info = admin.describe_group(g.group_id)
+                info = admin.describe_group(g.group_id, g.type)  # type known: no extra trip
             except NotFound:
                 continue
             except KpocError as exc:

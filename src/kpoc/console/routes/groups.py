@@ -25,13 +25,16 @@ class ResetOffsets(BaseModel):
 def assignment_map(info: GroupInfo) -> dict[str, Any]:
     """Partitions drawn to members: per topic, which member owns each partition; idle flagged."""
     topics: dict[str, dict[int, dict[str, Any]]] = {}
+    clients = {m.member_id: m.client_id for m in info.members}
     for lag in info.lags:
+        # A share group's partition has no owner: every member in ``shared_by`` reads it.
         topics.setdefault(lag.topic, {})[lag.partition] = {
-            "partition": lag.partition, "member_id": lag.member_id, "lag": lag.lag}
+            "partition": lag.partition, "member_id": lag.member_id, "lag": lag.lag,
+            "shared_by": [clients.get(m, m[:8]) for m in lag.shared_by]}
     for m in info.members:
         for t, p in m.assignment:
             topics.setdefault(t, {}).setdefault(
-                p, {"partition": p, "member_id": m.member_id, "lag": None})
+                p, {"partition": p, "member_id": m.member_id, "lag": None, "shared_by": []})
     return {
         "members": [{"member_id": m.member_id, "client_id": m.client_id, "host": m.host,
                      "partitions": len(m.assignment), "idle": m.idle} for m in info.members],
