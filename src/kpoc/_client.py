@@ -254,7 +254,8 @@ def make_client(factory: Callable[[dict], T], props: dict[str, Any]) -> T:
                 "put sasl.username in the -F file and the password in KPOC_SASL_PASSWORD "
                 "(or the file, mode 0600); never on the command line",
             )
-        raise ConfigError(f"invalid client configuration: {msg}", "check your -X/-F properties")
+        raise ConfigError(f"invalid client configuration: {msg}",
+                          "check your -X/-F properties") from exc
     trap = props.get("error_cb")
     if isinstance(trap, ErrorTrap):
         trap.attach(client)

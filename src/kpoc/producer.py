@@ -176,24 +176,27 @@ class Producer:
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
              headers: list[tuple[str, bytes | None]] | None = None, partition: int | None = None,
-             timestamp: int | None = None) -> int:
-        """Queue one message; its report arrives later. Returns its sequence number."""
+             timestamp: int | None = None,
+             on_report: Callable[[DeliveryReport], None] | None = None) -> int:
+        """Queue one message; its report arrives later, to ``on_report`` if given, else to the
+        producer's. Returns its sequence number."""
         checked = [(check_header_name(n), v) for n, v in headers or ()]
         self._recover_if_fatal()
         seq = self._seq
         self._seq += 1
         start = time.perf_counter()
+        report = on_report or self._on_report
 
         def delivered(err: KafkaError | None, msg: Any) -> None:
             latency = (time.perf_counter() - start) * 1000
             if err is None:
-                self._on_report(DeliveryReport(seq, topic, "delivered", msg.partition(),
-                                               msg.offset(), round(latency, 3), key))
+                report(DeliveryReport(seq, topic, "delivered", msg.partition(),
+                                      msg.offset(), round(latency, 3), key))
                 return
             text, name = _describe(err)
             status = "possibly_persisted" if err.code() in _MAYBE_PERSISTED else "failed"
-            self._on_report(DeliveryReport(seq, topic, status, msg.partition(), None,
-                                           round(latency, 3), key, text, name))
+            report(DeliveryReport(seq, topic, status, msg.partition(), None,
+                                  round(latency, 3), key, text, name))
 
         kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivered}
         if checked:
@@ -211,8 +214,8 @@ class Producer:
             except KafkaException as exc:
                 err = exc.args[0]
                 text, name = _describe(err)
-                self._on_report(DeliveryReport(seq, topic, "failed", partition, None, None, key,
-                                               text, name))
+                report(DeliveryReport(seq, topic, "failed", partition, None, None, key,
+                                      text, name))
                 break
         self.client.poll(0)
         return seq

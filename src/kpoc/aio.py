@@ -1,0 +1,183 @@
+"""kpoc's API for asyncio: ``await producer.send(...)`` and ``async for record in consumer``.
+
+    from kpoc import aio
+
+    async with aio.Producer() as producer:
+        report = await producer.send("teste", b"hello")
+
+The same clients as :mod:`kpoc.api` (one implementation), driven without blocking the loop. The
+producer's ``send()`` queues the message at once and returns an :class:`asyncio.Future`; a
+background thread serves librdkafka's delivery reports and hands them to the loop in batches
+(one ``call_soon_threadsafe`` per batch, not per message), so many sends can be awaited
+together (``asyncio.gather``) at a rate close to the sync producer's, instead of one round trip
+per ``await``. The consumer reads each batch in the loop's default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import partial
+
+from . import api
+from .api import ConfigValue, DeliveryReport, Headers, Record, _checked
+from .consumer import GroupEvent
+from .errors import DeliveryError, UsageError
+
+__all__ = ["Consumer", "Producer"]
+
+_Pending = tuple["asyncio.Future[DeliveryReport]", DeliveryReport]
+
+
+class Producer:
+    """:class:`kpoc.Producer` for asyncio; ``send()`` returns an awaitable per message.
+
+    Awaiting it gives the :class:`DeliveryReport` of a delivered message, or raises
+    :class:`DeliveryError` (``.code``, ``.report``). ``on_report`` gets every report on the event
+    loop. ``close()`` (also leaving ``async with``, e.g. on Ctrl-C) resolves every future.
+    """
+
+    def __init__(self, bootstrap_servers: str | None = None, *,
+                 config: Mapping[str, ConfigValue] | None = None, timeout: float | None = None,
+                 on_report: Callable[[DeliveryReport], None] | None = None) -> None:
+        self._sync = api.Producer(bootstrap_servers, config=config, timeout=timeout)
+        self.on_report = on_report
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: deque[_Pending] = deque()
+        self._scheduled = False
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    async def __aenter__(self) -> Producer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
+             headers: Headers | None = None, partition: int | None = None,
+             timestamp: int | None = None) -> asyncio.Future[DeliveryReport]:
+        """Queue one message now; the returned future resolves with its report."""
+        loop = self._loop or self._start()
+        future = loop.create_future()
+        self._sync._send(topic, value, key, headers, partition, timestamp,
+                         partial(self._arrived, future))
+        if self._ready and not self._scheduled:  # served by send()'s own poll, on this loop
+            self._scheduled = True
+            loop.call_soon(self._resolve)
+        return future
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        self._loop = asyncio.get_running_loop()
+        self._poller = threading.Thread(target=self._serve, name="kpoc-aio-producer",
+                                        daemon=True)
+        self._poller.start()
+        return self._loop
+
+    def _arrived(self, future: asyncio.Future[DeliveryReport], report: DeliveryReport) -> None:
+        self._ready.append((future, report))
+
+    def _serve(self) -> None:
+        """The poll thread: serve reports, then wake the loop once for all that arrived."""
+        loop = self._loop
+        assert loop is not None
+        while not self._stop.is_set():
+            self._sync.poll(0.05)
+            if self._ready and not self._scheduled:
+                self._scheduled = True
+                try:
+                    loop.call_soon_threadsafe(self._resolve)
+                except RuntimeError:  # the loop is closed: close() was never awaited
+                    return
+
+    def _resolve(self) -> None:
+        self._scheduled = False
+        ready, on_report = self._ready, self.on_report
+        while ready:
+            future, report = ready.popleft()
+            if on_report is not None:
+                on_report(report)
+            if future.cancelled():
+                continue
+            if report.ok:
+                future.set_result(report)
+            else:
+                try:
+                    _checked(report)
+                except DeliveryError as exc:
+                    future.set_exception(exc)
+
+    async def flush(self) -> None:
+        """Wait until every message sent so far has its report (bounded)."""
+        await asyncio.get_running_loop().run_in_executor(None, self._sync.flush)
+        self._resolve()
+
+    async def close(self) -> None:
+        """Flush, report what is left as failed, resolve every future, release the handle."""
+        self._stop.set()
+        loop = asyncio.get_running_loop()
+        if self._poller is not None:
+            await loop.run_in_executor(None, self._poller.join, 5)
+        await loop.run_in_executor(None, self._sync.close)
+        self._resolve()
+
+
+class Consumer:
+    """:class:`kpoc.Consumer` for asyncio: ``async for record in consumer``.
+
+    Each batch is fetched in the loop's default executor; a batch's offsets are stored when the
+    next one is asked for (at least once, as the sync consumer). ``close()`` (also leaving
+    ``async with``) stops the read, commits what was handled and leaves the group.
+    """
+
+    def __init__(self, topics: str | Sequence[str], group: str,
+                 bootstrap_servers: str | None = None, *,
+                 config: Mapping[str, ConfigValue] | None = None, timeout: float | None = None,
+                 start: str | None = None,
+                 on_event: Callable[[GroupEvent], None] | None = None) -> None:
+        self._sync = api.Consumer(topics, group, bootstrap_servers, config=config,
+                                  timeout=timeout, start=start, on_event=on_event)
+        self._fetch: asyncio.Future[list[Record] | None] | None = None
+
+    async def __aenter__(self) -> Consumer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[Record]:
+        return self.records()
+
+    async def records(self) -> AsyncIterator[Record]:
+        async for batch in self.batches():
+            for record in batch:
+                yield record
+
+    async def batches(self, max_records: int = 500) -> AsyncIterator[list[Record]]:
+        """Lists of records as they arrive, until :meth:`close` or :meth:`stop`."""
+        batches = self._sync.batches(max_records)
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._fetch is not None:
+                raise UsageError("this Consumer is already being read",
+                                 "read it from one task; start another Consumer for another")
+            self._fetch = loop.run_in_executor(None, next, batches, None)
+            try:
+                batch = await self._fetch
+            finally:
+                self._fetch = None
+            if batch is None:
+                return
+            yield batch
+
+    def stop(self) -> None:
+        """End the read loop (within ~0.2 s)."""
+        self._sync.stop()
+
+    async def close(self) -> None:
+        self._sync.stop()
+        if self._fetch is not None:
+            await asyncio.wait([self._fetch], timeout=5)
+        await asyncio.get_running_loop().run_in_executor(None, self._sync.close)
