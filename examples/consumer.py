@@ -6,6 +6,7 @@ Reads KPOC_BOOTSTRAP_SERVERS (default 127.0.0.1:9092), KPOC_TOPIC (teste), KPOC_
 (poc-consumers). Four copies on a 3-partition topic: one is idle, as a partition belongs to one
 member of a group. Plain confluent-kafka: copy it into a service.
 """
+import contextlib
 import os
 import signal
 import sys
@@ -32,10 +33,9 @@ def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
 
 
 def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
-    try:  # commit what was processed before the partitions move to another member
+    # Commit what was processed before the partitions move to another member (if anything).
+    with contextlib.suppress(KafkaException):
         c.commit(asynchronous=False)
-    except KafkaException:
-        pass  # nothing stored yet
 
 
 running = True
