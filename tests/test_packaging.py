@@ -34,16 +34,50 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"wheel": wheel, "sdist": sdist}
 
 
+def _pip_install(root: Path, what: str) -> None:
+    proc = _run([str(root / "bin" / "python"), "-m", "pip", "install", "-q",
+                 "--disable-pip-version-check", what])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 @pytest.fixture(scope="module")
-def venv(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with only the wheel (and its dependencies from the index) installed."""
+def bare(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[Path, dict[str, subprocess.CompletedProcess[str]]]:
+    """A fresh venv with the wheel alone (`pip install kpoc`): what its library and its `kpoc`
+    command did, before the `venv` fixture adds the extras."""
     root = tmp_path_factory.mktemp("venv") / "v"
     proc = _run([sys.executable, "-m", "venv", str(root)])
     assert proc.returncode == 0, proc.stderr
-    proc = _run([str(root / "bin" / "python"), "-m", "pip", "install", "-q",
-                 "--disable-pip-version-check", str(dist["wheel"])])
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    _pip_install(root, str(dist["wheel"]))
+    seen = {
+        "freeze": _run([str(root / "bin" / "python"), "-m", "pip", "freeze"]),
+        "import": _run([str(root / "bin" / "python"), "-c",
+                        "from kpoc import Producer, Consumer, Admin, DeliveryReport, Record; "
+                        "import kpoc.aio; print('ok')"], cwd=root),
+        "command": _run([str(root / "bin" / "kpoc"), "--version"], cwd=root),
+    }
+    return root, seen
+
+
+@pytest.fixture(scope="module")
+def venv(bare: tuple[Path, dict[str, subprocess.CompletedProcess[str]]],
+         dist: dict[str, Path]) -> Path:
+    """The same venv with the wheel's [console] extra (the CLI and the web console) added."""
+    root = bare[0]
+    _pip_install(root, f"{dist['wheel']}[console]")
     return root
+
+
+def test_bare_wheel_is_the_library_only_and_its_command_says_what_to_install(bare):
+    _, seen = bare
+    installed = {line.split("==")[0].lower() for line in seen["freeze"].stdout.splitlines()}
+    assert "confluent-kafka" in installed
+    assert not installed & {"click", "rich", "fastapi", "uvicorn", "jinja2", "cryptography"}
+    assert seen["import"].stdout.strip() == "ok", seen["import"].stderr
+    command = seen["command"]
+    assert command.returncode == 3 and command.stdout == ""
+    assert command.stderr.count("\n") == 1 and "Traceback" not in command.stderr
+    assert "pip install 'kpoc[cli]'" in command.stderr
 
 
 def _package_data() -> list[str]:

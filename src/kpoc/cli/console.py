@@ -85,9 +85,13 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
       kpoc console --auth-token "$ADMIN_TOKEN" --read-only-token "$VIEWER_TOKEN"
       KPOC_CONSOLE_TOKEN=$(openssl rand -hex 16) kpoc console --host 0.0.0.0
     """
-    import uvicorn
+    try:
+        import uvicorn
 
-    from ..console import create_app
+        from ..console import create_app
+    except ImportError as exc:
+        raise PrerequisiteError(f"the web console needs {exc.name}, which is not installed",
+                                "install the console extra: pip install 'kpoc[console]'")
 
     if auth_token is not None and len(auth_token) < MIN_TOKEN:
         raise UsageError(f"--auth-token is {len(auth_token)} characters long",
