@@ -69,6 +69,11 @@ class Producer:
             loop.call_soon(self._resolve)
         return future
 
+    async def partitions(self, topic: str) -> int:
+        """``topic``'s partition count (see :meth:`kpoc.Producer.partitions`)."""
+        return await asyncio.get_running_loop().run_in_executor(None, self._sync.partitions,
+                                                                topic)
+
     def _start(self) -> asyncio.AbstractEventLoop:
         self._loop = asyncio.get_running_loop()
         self._poller = threading.Thread(target=self._serve, name="kpoc-aio-producer",

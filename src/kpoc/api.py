@@ -111,7 +111,8 @@ class Delivery:
         self._producer = producer
         self.report: DeliveryReport | None = None
 
-    def _set(self, report: DeliveryReport) -> None:
+    def __call__(self, report: DeliveryReport) -> None:
+        """Where the producer hands this message's report (once)."""
         self.report = report
         callback = self._producer.on_report
         if callback is not None:
@@ -161,6 +162,7 @@ class Producer:
         # Every send() hands its report to its own Delivery, none to the producer-wide callback.
         self._inner = _producer.Producer(self.config, on_report=lambda _report: None)
         self._closed = False
+        self._topics: set[str] = set()
         _built(lambda: self._inner.client)
 
     def __enter__(self) -> Producer:
@@ -175,7 +177,7 @@ class Producer:
         """Queue one message and return its :class:`Delivery` (nothing waits here unless the
         local queue is full). ``value=None`` is a tombstone."""
         delivery = Delivery(self)
-        self._send(topic, value, key, headers, partition, timestamp, delivery._set)
+        self._send(topic, value, key, headers, partition, timestamp, delivery)
         return delivery
 
     def _send(self, topic: str, value: bytes | None, key: bytes | None, headers: Headers | None,
@@ -193,13 +195,20 @@ class Producer:
         if type(topic) is not str:
             raise UsageError(f"topic must be a str, got {type(topic).__name__}",
                              "e.g. producer.send('teste', b'hello')")
-        # Checked once per topic (cached): an unknown topic fails now, not after librdkafka's
-        # 30 s, and the first message does not wait for the producer's metadata.
-        self._inner.partitions(topic)
+        if topic not in self._topics:
+            # Once per topic: an unknown topic fails now, not after librdkafka's 30 s, and the
+            # first message does not wait for the producer's metadata.
+            self._inner.partitions(topic)
+            self._topics.add(topic)
         if partition is not None:
             self._inner.check_partition(topic, partition)
         self._inner.send(topic, value, key, _headers(headers) if headers else None, partition,
                          timestamp, on_report=report_to)
+
+    def partitions(self, topic: str) -> int:
+        """``topic``'s partition count, asked once (bounded) and cached; the topic also goes
+        into the producer's metadata, so its first message does not wait for it."""
+        return self._inner.partitions(topic)
 
     def poll(self, timeout: float = 0) -> None:
         """Serve the reports that have arrived (``on_report`` runs here)."""

@@ -124,9 +124,12 @@ def decode_bytes(text: str | None, encoding: str = "utf-8") -> bytes | None:
     raise UsageError(f"unknown encoding {encoding!r}", "use 'utf-8' or 'base64'")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
-    """A Kafka message as plain data, independent of librdkafka's Message object."""
+    """A Kafka message as plain data, independent of librdkafka's Message object.
+
+    A slotted, not frozen, dataclass: one is built per message read, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost several times the read itself."""
 
     value: bytes | None
     key: bytes | None = None
@@ -144,16 +147,11 @@ class Record:
         with ``reread`` (see :func:`kpoc._rawheaders.reread_headers`), or raise
         :class:`~kpoc._rawheaders.UnreadableRecord` naming the record."""
         ts_type, ts = msg.timestamp()
-        return cls(
-            value=msg.value(),
-            key=msg.key(),
-            headers=message_headers(msg, reread),
-            topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            timestamp=ts if ts_type else None,
-            timestamp_type=_TS_TYPES.get(ts_type, "none"),
-        )
+        # Positional (value, key, headers, topic, partition, offset, timestamp, type): the hot
+        # path of every read.
+        return cls(msg.value(), msg.key(), message_headers(msg, reread), msg.topic(),
+                   msg.partition(), msg.offset(), ts if ts_type else None,
+                   _TS_TYPES.get(ts_type, "none"))
 
     def to_envelope(self) -> dict[str, Any]:
         key, key_enc = encode_bytes(self.key)

@@ -91,9 +91,12 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return float(sorted_values[k])
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DeliveryReport:
-    """The fate of one message: ``status`` is delivered, failed or possibly_persisted."""
+    """The fate of one message: ``status`` is delivered, failed or possibly_persisted.
+
+    Slotted, not frozen: one is built per message sent, and a frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field) cost more than librdkafka's produce() call."""
 
     seq: int
     topic: str
@@ -180,10 +183,11 @@ class Producer:
              on_report: Callable[[DeliveryReport], None] | None = None) -> int:
         """Queue one message; its report arrives later, to ``on_report`` if given, else to the
         producer's. Returns its sequence number."""
-        checked = [(check_header_name(n), v) for n, v in headers or ()]
-        self._recover_if_fatal()
+        checked = [(check_header_name(n), v) for n, v in headers] if headers else None
+        if self._fatal is not None:
+            self._recover_if_fatal()
         seq = self._seq
-        self._seq += 1
+        self._seq = seq + 1
         start = time.perf_counter()
         report = on_report or self._on_report
 
@@ -198,26 +202,28 @@ class Producer:
             report(DeliveryReport(seq, topic, status, msg.partition(), None,
                                   round(latency, 3), key, text, name))
 
-        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": delivered}
+        kwargs: dict[str, Any] = {}
         if checked:
             kwargs["headers"] = checked
-        if partition is not None:
-            kwargs["partition"] = partition
         if timestamp is not None:
             kwargs["timestamp"] = timestamp
+        # Positional (topic, value, key, partition, callback): keyword parsing costs per call;
+        # partition -1 is librdkafka's "let the partitioner choose".
+        args = (topic, value, key, -1 if partition is None else partition, delivered)
+        client = self.client
         while True:
             try:
-                self.client.produce(topic, **kwargs)
+                client.produce(*args, **kwargs)
                 break
             except BufferError:
-                self.client.poll(0.05)  # local queue full: serve reports to make room
+                client.poll(0.05)  # local queue full: serve reports to make room
             except KafkaException as exc:
                 err = exc.args[0]
                 text, name = _describe(err)
                 report(DeliveryReport(seq, topic, "failed", partition, None, None, key,
                                       text, name))
                 break
-        self.client.poll(0)
+        client.poll(0)
         return seq
 
     def _recover_if_fatal(self) -> None:

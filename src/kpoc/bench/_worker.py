@@ -185,7 +185,9 @@ def main(argv: list[str]) -> int:
         result = e2e_produce(config, spec["topic"], spec["count"], spec["size"], spec["rate"],
                              spec.get("warmup", 0))
     else:
-        raise SystemExit(f"unknown job {job!r}")
+        from ._api_jobs import run as run_api_job
+
+        result = run_api_job(spec)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -79,6 +79,18 @@ DIFFERENCES = [
 TOOLS = {"produce": ("kcat", "java", "kpoc"), "consume": ("kcat", "java", "kpoc"),
          "latency": ("java", "kpoc"), "latency-rate": ("kpoc",),
          "share": ("classic", "share-1", "share-4")}
+#: The Python API rows: (scenario, tool) → worker job (see kpoc.bench._api_jobs). "raw" is
+#: confluent-kafka used directly, "sync" kpoc's sync Producer as the asyncio row's peer.
+API_JOBS = {
+    ("api-produce", "raw"): "raw-produce", ("api-produce", "kpoc"): "api-produce",
+    ("api-consume", "raw"): "raw-consume", ("api-consume", "kpoc"): "api-consume",
+    ("aio-produce", "sync"): "api-produce", ("aio-produce", "kpoc"): "aio-produce",
+}
+API_TITLES = {
+    "api-produce": "Python API: kpoc Producer.send vs raw produce() + delivery callback",
+    "api-consume": "Python API: for record in kpoc Consumer vs raw consume(num_messages=500)",
+    "aio-produce": "Python API: kpoc.aio, sends awaited together vs kpoc's sync Producer",
+}
 #: What EndToEndLatency sets for its producer; kpoc's latency runs use the same.
 LATENCY_PROPS = {"linger.ms": "0", "acks": "all"}
 TOOL_NAMES = {"kcat": "kcat", "java": "Kafka Java tool", "kpoc": "kpoc"}
@@ -96,9 +108,12 @@ class Settings:
     memory_count: int = 10_000_000
     #: Share groups vs a classic group (``--only share``): messages × 100 B per sample.
     share_count: int = 100_000
-    scenarios: tuple[str, ...] = ("produce", "consume", "latency")
+    scenarios: tuple[str, ...] = ("produce", "consume", "latency", "api")
     #: Unmeasured kpoc runs of the first produce scenario before any measured one.
     warm_up_rounds: int = 8
+    #: Messages (100 B) of the Python API rows, and of the asyncio row.
+    api_count: int = 1_000_000
+    aio_count: int = 100_000
 
     @classmethod
     def make(cls, quick: bool, runs: int | None, scenarios: tuple[str, ...]) -> Settings:
@@ -106,6 +121,7 @@ class Settings:
             return cls(quick=True, runs=runs or 1, produce=((100, 50_000), (1024, 10_000)),
                        latency_rate=1000, latency_seconds=5.0, java_latency_count=300,
                        memory_count=200_000, warm_up_rounds=1, share_count=20_000,
+                       api_count=50_000, aio_count=20_000,
                        scenarios=scenarios or cls.scenarios)
         return cls(runs=runs or 5, scenarios=scenarios or cls.scenarios)
 
@@ -121,6 +137,7 @@ class Settings:
             "producer_properties": PRODUCER_PROPS, "latency_properties": LATENCY_PROPS,
             "differences": DIFFERENCES,
             "java_heap": t.JAVA_HEAP, "scenarios": list(self.scenarios),
+            "api": {"count": self.api_count, "aio_count": self.aio_count, "size": 100},
         }
 
 
@@ -132,6 +149,7 @@ class Scenario:
     count: int
     samples: list[Sample] = field(default_factory=list)
     rate: int | None = None  # a fixed-rate latency scenario
+    title: str | None = None  # the Python API rows name what they compare
 
 
 def _label(n: int) -> str:
@@ -349,6 +367,24 @@ class Bench:
                 "warmup": s.latency_rate, "properties": LATENCY_PROPS, "timeout": 30}
         return _kpoc_latency(run, base, s)
 
+    # -- Python API --------------------------------------------------------------------------------
+    def api_once(self, scenario: str, tool: str, run: int, count: int, payload: Path,
+                 topic: str | None = None) -> Sample:
+        """One Python API job; a produce job writes into a topic of its own, dropped after."""
+        job = API_JOBS[(scenario, tool)]
+        own = topic is None
+        topic = topic or self.topic(f"{scenario}-{tool}")
+        p = t.kpoc_job({"job": job, "bootstrap": self.bootstrap, "topic": topic,
+                        "payload_file": str(payload), "count": count,
+                        "properties": PRODUCER_PROPS}, 120 + count / 2000)
+        if own:
+            self._drop(topic)
+            self.topics.remove(topic)
+        res = t.kpoc_result(p)
+        if res is None or res["messages"] != count:
+            return t._fail(tool, run, p, f"{job} got {res and res['messages']}")
+        return _throughput(tool, run, count, 100, float(res["seconds"]), p)
+
     def kcat_seconds(self, wall: float, which: str) -> float:
         """kcat's wall time less its start-up baseline; the raw wall time (counted in
         ``kcat_unsubtracted``) when the run is too short for the subtraction to mean anything."""
@@ -498,10 +534,26 @@ def run(
     result["kcat_unsubtracted"] = bench.unsubtracted
     result["scenarios"] = [
         {"name": s.name, "kind": s.kind, "size": s.size, "count": s.count, "rate": s.rate,
-         "samples": [x.to_dict() for x in s.samples]} for s in scenarios
+         "title": s.title, "samples": [x.to_dict() for x in s.samples]} for s in scenarios
     ]
+    result["import_time_ms"] = import_times()
     result["elapsed_s"] = round(time.monotonic() - t0, 1)
     return result
+
+
+def import_times(runs: int = 5) -> dict[str, float]:
+    """Cumulative ``python -X importtime`` of ``import kpoc`` (the library), of confluent-kafka
+    alone and of kpoc's CLI, in ms: the quickest of ``runs`` fresh interpreters each."""
+    best: dict[str, float] = {}
+    for _ in range(runs):
+        for module in ("kpoc", "confluent_kafka", "kpoc.cli"):
+            p = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                               capture_output=True, text=True, timeout=60)
+            last = p.stderr.strip().splitlines()[-1] if p.returncode == 0 else ""
+            if last.startswith("import time:"):
+                us = int(last.split("|")[1])
+                best[module] = min(best.get(module, us / 1000), us / 1000)
+    return best
 
 
 def _order(tools: tuple[str, ...], run: int) -> list[str]:
@@ -550,6 +602,8 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
         sample = bench.memory_once(0, s.memory_count, 100)
         _note(progress, sample)
         sc.samples.append(sample)
+    if "api" in s.scenarios:
+        out += _run_api(bench, s, progress)
     if "latency" in s.scenarios:
         sc = Scenario("latency", "latency", s.latency_size, s.java_latency_count)
         out.append(sc)
@@ -580,6 +634,32 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
                     "share", int(tool.split("-")[1]))
                 sample = share_once(bench.bootstrap, mode, members, s.share_count, 100, r,
                                     topic, topic)
+                _note(progress, sample)
+                sc.samples.append(sample)
+    return out
+
+
+def _run_api(bench: Bench, s: Settings, progress: Progress) -> list[Scenario]:
+    """kpoc's Python API against raw confluent-kafka doing the same work (100 B payloads)."""
+    payload = payload_file(bench.workdir, 100, s.api_count)
+    filled: dict[int, str] = {}
+    progress(f"filling a topic for the API consume rows ({_label(s.api_count)} × 100 B)")
+    bench.produce_once("kpoc", 0, 100, s.api_count, payload, filled)
+    out = []
+    for name, kind, count in (("api-produce", "produce", s.api_count),
+                              ("api-consume", "consume", s.api_count),
+                              ("aio-produce", "produce", s.aio_count)):
+        sc = Scenario(name, kind, 100, count, title=f"{API_TITLES[name]}, {_label(count)} × 100 B")
+        out.append(sc)
+        tools = tuple(tool for scenario, tool in API_JOBS if scenario == name)
+        for r in range(s.runs):
+            for tool in _order(tools, r):
+                progress(f"{name} {_label(count)}: {tool} (run {r + 1}/{s.runs})")
+                if kind == "consume" and 100 not in filled:
+                    sample = Sample(tool, r, error="no topic could be filled to consume")
+                else:
+                    sample = bench.api_once(name, tool, r, count, payload, filled.get(100)
+                                            if kind == "consume" else None)
                 _note(progress, sample)
                 sc.samples.append(sample)
     return out

@@ -16,7 +16,8 @@ FIGURES = {"produce": ("msgs_per_s", "mb_per_s"), "consume": ("msgs_per_s", "mb_
            "latency": ("p50_ms", "p99_ms", "p99_9_ms"), "share": ("msgs_per_s", "mb_per_s")}
 TOOL_LABEL = {"kcat": "kcat", "java": "Java tool", "kpoc": "kpoc",
               "classic": "kpoc, classic group, 1 member", "share-1": "kpoc, share group, 1",
-              "share-4": "kpoc, share group, 4"}
+              "share-4": "kpoc, share group, 4",
+              "raw": "confluent-kafka (raw)", "sync": "kpoc Producer (sync)"}
 JAVA_TOOL = {"produce": "ProducerPerformance", "consume": "ConsumerPerformance",
              "latency": "EndToEndLatency"}
 
@@ -68,6 +69,8 @@ def _fmt(v: float, fig: str) -> str:
 
 
 def scenario_title(sc: dict[str, Any]) -> str:
+    if sc.get("title"):
+        return str(sc["title"])
     if sc["kind"] == "latency":
         if sc.get("rate"):
             return f"end-to-end latency at {sc['rate']:,} msg/s, {sc['size']} B"
@@ -138,7 +141,7 @@ def write_chart(result: dict[str, Any], path: Path) -> Path:
     rows = (len(scs) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     colours = {"kcat": "#4c72b0", "java": "#dd8452", "kpoc": "#55a868", "classic": "#55a868",
-               "share-1": "#8172b3", "share-4": "#937860"}
+               "share-1": "#8172b3", "share-4": "#937860", "raw": "#8172b3", "sync": "#937860"}
     for ax in axes.flat[len(scs):]:
         ax.axis("off")
     for ax, sc in zip(axes.flat, scs, strict=False):

@@ -12,7 +12,7 @@ from ..errors import KpocError
 from ._common import emit_json, err, out, output_option
 
 #: "share" (share groups against a classic group) runs only when asked for with --only.
-_SCENARIOS = ("produce", "consume", "latency", "share")
+_SCENARIOS = ("produce", "consume", "latency", "share", "api")
 
 
 @click.command()
@@ -45,7 +45,9 @@ def bench(quick: bool, runs: int | None, only: tuple[str, ...], bootstrap_server
 
     Produce (1M × 100 B and 200k × 1 KiB, acks=all), consume the same back, end-to-end latency
     one message at a time (as EndToEndLatency measures it) and, for kpoc, at 5,000 msg/s for
-    30 s; each the median of 5 runs with tools alternating. Prints
+    30 s; the Python API (api): kpoc's Producer.send and Consumer against raw confluent-kafka
+    (1M × 100 B), and kpoc.aio's awaited sends against the sync Producer (100k); the time of
+    `import kpoc`. Each the median of 5 runs with tools alternating. Prints
     one table with kpoc ÷ best-peer ratios and writes <out>/<mode>-<time>.json and .png.
     Exits non-zero if any figure is missing or zero.
 
@@ -85,6 +87,10 @@ def bench(quick: bool, runs: int | None, only: tuple[str, ...], bootstrap_server
         for row in table_rows(result):
             t.add_row(*row)
         out.print(t)
+        imports = result.get("import_time_ms", {})
+        if imports:
+            out.print("import time (ms, quickest of 5): " + ", ".join(
+                f"{module} {ms:.0f}" for module, ms in imports.items()))
         out.print(f"results: {result['files']['json']}  chart: {result['files']['png']}")
         err.print(f"[bench] done in {result['elapsed_s']:.0f}s", markup=False)
     (out_dir / "tmp" / "last-table.md").write_text(markdown_table(result) + "\n")

@@ -1,0 +1,152 @@
+"""The Python API rows of the benchmark: kpoc's public classes against raw confluent-kafka doing
+the same work, each in its own worker process (``python -m kpoc.bench._worker``).
+
+- ``api-produce`` / ``raw-produce``: one message per call — :meth:`kpoc.Producer.send` against
+  ``confluent_kafka.Producer.produce`` with a delivery callback and ``poll(0)`` after each call
+  (confluent-kafka's documented loop); both count every report in Python. Time from the first
+  send to the last report.
+- ``api-consume`` / ``raw-consume``: ``for record in kpoc.Consumer`` (a :class:`kpoc.Record` per
+  message, offsets stored after each) against ``consume(num_messages=500)`` reading each
+  message's value, in a fresh group; time from the assignment to the last message.
+- ``aio-produce``: ``count`` :meth:`kpoc.aio.Producer.send` futures awaited together with
+  ``asyncio.gather`` from one event loop; compared with ``api-produce`` of the same count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from itertools import chain, islice
+from typing import Any
+
+from ..errors import DeliveryError
+
+
+def _values(payload_file: str, count: int) -> Iterator[bytes]:
+    from ._worker import payload_lines
+
+    return islice(chain.from_iterable(payload_lines(payload_file)), count)
+
+
+def _check(acked: int, failed: int, count: int) -> None:
+    if failed or acked != count:
+        raise DeliveryError(f"{acked} of {count} acknowledged, {failed} failed")
+
+
+def raw_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file: str,
+                count: int) -> dict[str, Any]:
+    from confluent_kafka import Producer
+
+    counts = [0, 0]
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        counts[err is not None] += 1
+
+    p = Producer({"bootstrap.servers": bootstrap, **props})
+    p.list_topics(topic, timeout=30)  # as kpoc does before its first send
+    produce, poll = p.produce, p.poll
+    start, cpu = time.perf_counter(), time.process_time()
+    for value in _values(payload_file, count):
+        while True:
+            try:
+                produce(topic, value, on_delivery=on_delivery)
+                break
+            except BufferError:
+                poll(0.01)
+        poll(0)
+    p.flush(60)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    _check(counts[0], counts[1], count)
+    return {"messages": count, "seconds": seconds, "cpu_seconds": cpu}
+
+
+def api_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file: str,
+                count: int) -> dict[str, Any]:
+    from .. import DeliveryReport, Producer
+
+    counts = [0, 0]
+
+    def on_report(report: DeliveryReport) -> None:
+        counts[not report.ok] += 1
+
+    with Producer(bootstrap, config=props, timeout=30, on_report=on_report) as p:
+        p.partitions(topic)
+        send = p.send
+        start, cpu = time.perf_counter(), time.process_time()
+        for value in _values(payload_file, count):
+            send(topic, value)
+        p.flush()
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    _check(counts[0], counts[1], count)
+    return {"messages": count, "seconds": seconds, "cpu_seconds": cpu}
+
+
+def aio_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file: str,
+                count: int) -> dict[str, Any]:
+    from .. import aio
+
+    values = list(_values(payload_file, count))
+
+    async def main() -> tuple[int, float]:
+        async with aio.Producer(bootstrap, config=props, timeout=30) as p:
+            await p.partitions(topic)
+            send = p.send
+            start = time.perf_counter()
+            reports = await asyncio.gather(*[send(topic, v) for v in values])
+            return sum(r.ok for r in reports), time.perf_counter() - start
+
+    acked, seconds = asyncio.run(main())
+    _check(acked, count - acked, count)
+    return {"messages": count, "seconds": seconds}
+
+
+def raw_consume(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
+    from confluent_kafka import Consumer
+
+    assigned: list[float] = []
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"kpoc-bench-raw-{time.time_ns()}",
+                  "auto.offset.reset": "earliest"})
+    c.subscribe([topic], on_assign=lambda _c, _tps: assigned.append(time.perf_counter()))
+    received = nbytes = 0
+    deadline = time.monotonic() + 120
+    try:
+        while received < count and time.monotonic() < deadline:
+            for msg in c.consume(num_messages=min(500, count - received), timeout=1.0):
+                if msg.error() is None:
+                    received += 1
+                    nbytes += len(msg.value() or b"")
+        seconds = time.perf_counter() - assigned[0]
+    finally:
+        c.close()
+    return {"messages": received, "bytes": nbytes, "seconds": seconds}
+
+
+def api_consume(bootstrap: str, topic: str, count: int) -> dict[str, Any]:
+    from .. import Consumer
+
+    assigned: list[float] = []
+    received = nbytes = 0
+    with Consumer(topic, f"kpoc-bench-api-{time.time_ns()}", bootstrap, timeout=30,
+                  on_event=lambda _e: assigned.append(time.perf_counter())) as c:
+        for record in c.records(count):
+            received += 1
+            nbytes += len(record.value or b"")
+        seconds = time.perf_counter() - assigned[0]
+    return {"messages": received, "bytes": nbytes, "seconds": seconds}
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    job, bootstrap, topic = spec["job"], spec["bootstrap"], spec["topic"]
+    props = spec.get("properties", {})
+    if job == "raw-produce":
+        return raw_produce(bootstrap, props, topic, spec["payload_file"], spec["count"])
+    if job == "api-produce":
+        return api_produce(bootstrap, props, topic, spec["payload_file"], spec["count"])
+    if job == "aio-produce":
+        return aio_produce(bootstrap, props, topic, spec["payload_file"], spec["count"])
+    if job == "raw-consume":
+        return raw_consume(bootstrap, topic, spec["count"])
+    if job == "api-consume":
+        return api_consume(bootstrap, topic, spec["count"])
+    raise SystemExit(f"unknown job {job!r}")
