@@ -25,6 +25,9 @@ from . import api
 from .api import ConfigValue, DeliveryReport, Headers, Record, _checked
 from .consumer import GroupEvent
 from .errors import DeliveryError, UsageError
+from .producer import Pending
+
+_new_pending = object.__new__
 
 __all__ = ["Consumer", "Producer"]
 
@@ -62,8 +65,9 @@ class Producer:
         """Queue one message now; the returned future resolves with its report."""
         loop = self._loop or self._start()
         future = loop.create_future()
-        self._sync._send(topic, value, key, headers, partition, timestamp,
-                         partial(self._arrived, future))
+        pending = _new_pending(Pending)
+        pending.to = partial(self._arrived, future)
+        self._sync._send(topic, value, key, headers, partition, timestamp, pending)
         if self._ready and not self._scheduled:  # served by send()'s own poll, on this loop
             self._scheduled = True
             loop.call_soon(self._resolve)

@@ -97,7 +97,7 @@ def _headers(headers: Headers | None) -> list[tuple[str, bytes | None]] | None:
     return items
 
 
-class Delivery:
+class Delivery(_producer.Pending):
     """The pending :class:`DeliveryReport` of one sent message.
 
     ``result()`` waits for it (serving the producer's reports meanwhile, bounded by the
@@ -105,18 +105,8 @@ class Delivery:
     ``report`` is the report once it has arrived, whatever it says.
     """
 
-    __slots__ = ("_producer", "report")
-
-    def __init__(self, producer: Producer) -> None:
-        self._producer = producer
-        self.report: DeliveryReport | None = None
-
-    def __call__(self, report: DeliveryReport) -> None:
-        """Where the producer hands this message's report (once)."""
-        self.report = report
-        callback = self._producer.on_report
-        if callback is not None:
-            callback(report)
+    __slots__ = ("producer",)
+    producer: Producer
 
     def done(self) -> bool:
         return self.report is not None
@@ -124,7 +114,7 @@ class Delivery:
     def wait(self, timeout: float | None = None) -> DeliveryReport:
         """The report, delivered or not; :class:`KafkaUnavailable` if none came in time."""
         if self.report is None:
-            self._producer._wait(self, timeout)
+            self.producer._wait(self, timeout)
         assert self.report is not None
         return self.report
 
@@ -132,6 +122,9 @@ class Delivery:
         """The report of a delivered message; :class:`DeliveryError` (with ``.code`` and
         ``.report``) for one that failed or was possibly persisted."""
         return _checked(self.wait(timeout))
+
+
+_new_delivery = object.__new__
 
 
 def _checked(report: DeliveryReport) -> DeliveryReport:
@@ -176,14 +169,16 @@ class Producer:
              timestamp: int | None = None) -> Delivery:
         """Queue one message and return its :class:`Delivery` (nothing waits here unless the
         local queue is full). ``value=None`` is a tombstone."""
-        delivery = Delivery(self)
+        # Built without a Python __init__ call: this runs once per message.
+        delivery = _new_delivery(Delivery)
+        delivery.producer, delivery.to = self, self.on_report
         self._send(topic, value, key, headers, partition, timestamp, delivery)
         return delivery
 
     def _send(self, topic: str, value: bytes | None, key: bytes | None, headers: Headers | None,
               partition: int | None, timestamp: int | None,
-              report_to: Callable[[DeliveryReport], None]) -> None:
-        """Check the message and queue it; its one report goes to ``report_to``."""
+              pending: _producer.Pending) -> None:
+        """Check the message and queue it; its one report goes into ``pending``."""
         if self._closed:
             raise UsageError(f"send() to {topic!r} after close(): this Producer is closed",
                              "create a new Producer, or send before close() / the end of the "
@@ -203,7 +198,7 @@ class Producer:
         if partition is not None:
             self._inner.check_partition(topic, partition)
         self._inner.send(topic, value, key, _headers(headers) if headers else None, partition,
-                         timestamp, on_report=report_to)
+                         timestamp, pending)
 
     def partitions(self, topic: str) -> int:
         """``topic``'s partition count, asked once (bounded) and cached; the topic also goes
