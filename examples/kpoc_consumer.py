@@ -32,6 +32,6 @@ try:
             print(f"{record.topic}[{record.partition}] offset {record.offset}: {value}",
                   flush=True)
 except KpocError as exc:
-    print(f"error: {exc} (code {exc.code})", file=sys.stderr)
+    print(f"error: {exc}", file=sys.stderr)  # exc.code: the Kafka error code, if any
     sys.exit(1)
 print("left the group", flush=True)

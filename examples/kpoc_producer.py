@@ -23,8 +23,8 @@ try:
         delivery = producer.send(TOPIC, value.encode("utf-8"), key=b"poc")
         # wait() serves librdkafka's reports until this one is in (bounded by the timeout).
         report: DeliveryReport = delivery.wait()
-except KpocError as exc:  # e.g. NotFound, KafkaUnavailable: one line, the Kafka code, a fix
-    print(f"not sent: {exc} (code {exc.code})", file=sys.stderr)
+except KpocError as exc:  # e.g. NotFound, KafkaUnavailable: what happened and the fix
+    print(f"not sent: {exc}", file=sys.stderr)  # exc.code: the Kafka error code, if any
     sys.exit(1)
 
 if report.ok:

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
+from confluent_kafka import KafkaError
 
 import kpoc
 from kpoc import (
@@ -86,7 +87,7 @@ def test_unknown_topic_config_key_and_send_after_close(cluster, unique_name):
     p = Producer(cluster.bootstrap_servers)
     with pytest.raises(NotFound) as missing:
         p.send(unique_name("missing"), b"x")
-    assert missing.value.code == "UNKNOWN_TOPIC_OR_PART"
+    assert missing.value.code == KafkaError.UNKNOWN_TOPIC_OR_PART
     p.close()
     with pytest.raises(UsageError, match=r"after close\(\).*create a new Producer"):
         p.send("teste", b"x")
@@ -98,7 +99,7 @@ def test_a_failed_delivery_raises_with_the_kafka_code(cluster, make_topic):
         d = p.send(topic, b"x" * 5000)
         with pytest.raises(DeliveryError) as exc:
             d.result()
-        assert exc.value.code == "MSG_SIZE_TOO_LARGE"
+        assert exc.value.code == KafkaError.MSG_SIZE_TOO_LARGE
         assert d.wait().status == "failed" and d.report is exc.value.report  # type: ignore
 
 
