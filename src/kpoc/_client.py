@@ -300,7 +300,7 @@ def wait_metadata(client: Any, config: ClientConfig, what: str, topic: str | Non
         except KafkaException as exc:
             trap.check(config, what)
             if time.monotonic() >= deadline:
-                raise translate(exc, config, what) from None
+                raise translate(exc, config, what) from exc
 
 
 def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe") -> Any:

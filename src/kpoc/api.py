@@ -8,7 +8,8 @@ message, and a :class:`Delivery` per sent message that can be waited on. What th
 confluent-kafka: ``acks=all`` and idempotence by default, ``message.timeout.ms`` bounded by
 ``timeout``, exactly one :class:`DeliveryReport` per message (also on ``close()`` and Ctrl-C),
 offsets stored only after a record was handled (at least once), and :class:`KpocError` with the
-Kafka error's name in ``.code`` and the librdkafka exception as ``__cause__``.
+Kafka error code (a ``confluent_kafka.KafkaError`` constant) in ``.code`` and the librdkafka
+exception as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+from confluent_kafka import KafkaError
 
 from . import admin as _admin
 from . import consumer as _consumer
@@ -131,8 +134,9 @@ def _checked(report: DeliveryReport) -> DeliveryReport:
     """``report`` if delivered, else :class:`DeliveryError` carrying it."""
     if report.ok:
         return report
+    code = getattr(KafkaError, report.error_code, None) if report.error_code else None
     exc = DeliveryError(f"message {report.seq} to {report.topic!r} {report.status}: "
-                        f"{report.error}", code=report.error_code)
+                        f"{report.error}", code=code)
     exc.report = report  # type: ignore[attr-defined]
     raise exc
 

@@ -21,11 +21,10 @@ from itertools import chain, islice
 from typing import Any
 
 from ..errors import DeliveryError
+from ._payload import payload_lines
 
 
 def _values(payload_file: str, count: int) -> Iterator[bytes]:
-    from ._worker import payload_lines
-
     return islice(chain.from_iterable(payload_lines(payload_file)), count)
 
 
