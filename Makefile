@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup system-deps jars demo test test-fast lint clean compose check-containers bench bench-quick bench-console chaos
 
 help:
-	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the seed's demo"
+	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the demo"
 	@echo "make test   - set up and run the whole test suite against a real cluster"
 	@echo "make test-fast - the tests that need no broker (< 60 s, no Java, no cluster)"
 	@echo "make lint   - ruff + mypy"

@@ -138,6 +138,7 @@ def test_unreachable_cluster_is_bounded():
 
 @pytest.mark.parametrize("text,expected", [
     ("earliest", "earliest"), ("LATEST", "latest"), ("42", 42),
+    ("beginning", "earliest"), ("end", "latest"),  # consume --from's words
     ("@1732467000000", "@1732467000000"),
 ])
 def test_parse_reset_target(text, expected):

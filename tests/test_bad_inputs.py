@@ -109,9 +109,9 @@ ROWS: list[Row] = [
         "invalid topic name 'bad name!'", 2),
     Row("invalid-topic-name-produce", ["produce", "-t", "bad/name", "x"],
         "invalid topic name", 2),
-    Row("rf-greater-than-brokers", ["topics", "create", "{unique}", "-r", "5"],
+    Row("rf-greater-than-brokers", ["topics", "create", "{unique}", "--replication-factor", "5"],
         "replication factor 5 is not possible with 3", 2),
-    Row("zero-partitions", ["topics", "create", "{unique}", "-p", "0"],
+    Row("zero-partitions", ["topics", "create", "{unique}", "--partitions", "0"],
         "--partitions must be ≥ 1", 2),
     Row("topic-already-exists", ["topics", "create", "{topic}"], "already exists", 2),
     Row("delete-unknown-topic", ["topics", "delete", "no-such-topic-kpoc", "--yes"],
@@ -132,7 +132,7 @@ ROWS: list[Row] = [
                                        "retention.ms=1"], "does not exist", 6),
     Row("alter-config-nothing", ["topics", "alter-config", "{topic}"], "nothing to change", 2),
     # -- producing ------------------------------------------------------------------------------
-    Row("message-of-2MB", ["produce", "-t", "{topic}", "-f", "-"], "MSG_SIZE_TOO_LARGE", 8,
+    Row("message-of-2MB", ["produce", "-t", "{topic}", "--file", "-"], "MSG_SIZE_TOO_LARGE", 8,
         bound=30, stdin=b"x" * (2 * 1024 * 1024), lines=2),
     Row("negative-partition", ["produce", "-t", "{topic}", "-p", "-1", "x"],
         "partition -1 out of range", 2),
@@ -193,7 +193,7 @@ ROWS: list[Row] = [
         "invalid --from 'yesterday'", 2),
     Row("consume-partition-beyond-count", ["consume", "-t", "{topic}", "-p", "7", "-e", "-q"],
         "partition 7 out of range", 2, bound=30),
-    Row("consume-count-zero", ["consume", "-t", "{topic}", "-c", "0", "-q"],
+    Row("consume-count-zero", ["consume", "-t", "{topic}", "-n", "0", "-q"],
         "--count must be ≥ 1", 2, bound=30),
     Row("stdout-on-a-full-disk", ["consume", "-t", "{topic}", "-g", "{unique}", "--from",
                                   "beginning", "-e", "-q", "-o", "json"],
@@ -372,7 +372,7 @@ def test_cli_bad_input(row: Row, places, kpoc_env, unique_name, tmp_path, free_b
     if row.id == "reset-partition-out-of-range":
         # an idle group with a commit: consume one message, leave
         r = subprocess.run([sys.executable, "-m", "kpoc", "consume", "-t", places["topic"],
-                            "-g", values["idle_group"], "-c", "1", "-q"],
+                            "-g", values["idle_group"], "-n", "1", "-q"],
                            capture_output=True, timeout=60, env=kpoc_env)
         assert r.returncode == 0, r.stderr
     with ctx:

@@ -139,7 +139,7 @@ def test_venv_kpoc_talks_to_the_cluster(run_venv, make_topic, cluster):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
     if cluster.manager is not None:
-        status = run_venv("cluster", "status", "--json")
+        status = run_venv("cluster", "status", "-o", "json")
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["running"] == 3
 

@@ -333,6 +333,28 @@ def partition_count(config: ClientConfig, topic: str, operation: str,
     return count
 
 
+def committed_offsets(config: ClientConfig, group: str, tps: list[Any],
+                      timeout: float | None = None) -> dict[tuple[str, int], int]:
+    """``group``'s committed offsets of ``tps`` (TopicPartitions), asked through a consumer
+    handle that never joins the group; partitions with no commit are left out.
+
+    Not the admin API's ListConsumerGroupOffsets: librdkafka dereferences a null group handle in
+    an admin client when the coordinator answers NOT_COORDINATOR (librdkafka issue 5040, open),
+    which is what a coordinator that has just moved answers. A consumer has that handle."""
+    from confluent_kafka import Consumer
+
+    consumer = make_client(Consumer, base_properties(config, {
+        "group.id": group, "enable.auto.commit": False}))
+    try:
+        got = consumer.committed(tps, timeout=config.timeout if timeout is None else timeout)
+    except KafkaException as exc:
+        raise translate(exc, config, f"list offsets of group {group!r}") from exc
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in got
+            if tp.error is None and tp.offset >= 0}
+
+
 def count_partitions(md: Any, topic: str, config: ClientConfig) -> int:
     """How many partitions ``topic`` has in metadata ``md``; a missing topic is :func:`no_topic`."""
     tmd = md.topics.get(topic)

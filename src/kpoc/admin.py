@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer as _RdConsumer
 from confluent_kafka import (
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
@@ -34,9 +33,8 @@ from confluent_kafka.admin import (
 from . import _wire
 from ._client import (
     admin_client,
-    base_properties,
+    committed_offsets,
     count_partitions,
-    make_client,
     no_topic,
     result,
     translate,
@@ -66,8 +64,10 @@ _IDLE_STATES = {"EMPTY", "DEAD", "UNKNOWN"}
 
 
 def parse_reset_target(text: str) -> str | int:
-    """``earliest`` | ``latest`` | an offset ≥ 0 | ``@<ms since epoch>`` (returned as ``"@N"``)."""
+    """``earliest`` | ``latest`` | an offset ≥ 0 | ``@<ms since epoch>`` (returned as ``"@N"``).
+    ``beginning`` and ``end`` (``consume --from``'s words) mean earliest and latest."""
     t = text.strip().lower()
+    t = {"beginning": "earliest", "start": "earliest", "end": "latest"}.get(t, t)
     if t in ("earliest", "latest"):
         return t
     if t.startswith("@") and t[1:].isdigit():
@@ -152,6 +152,13 @@ class TopicInfo:
                  under_replicated=self.under_replicated, offline=self.offline,
                  messages=self.messages)
         return d
+
+    def summary(self) -> dict[str, Any]:
+        """One line of a topic list (CLI's `topics list -o json`, the console's /api/topics)."""
+        return {"name": self.name, "partitions": len(self.partitions),
+                "replication_factor": self.replication_factor,
+                "under_replicated": self.under_replicated, "offline": self.offline,
+                "messages": self.messages, "internal": self.internal}
 
 
 @dataclass(frozen=True)
@@ -703,27 +710,14 @@ class Admin:
                         "list groups with `kpoc groups list`")
 
     def _committed(self, group: str) -> dict[tuple[str, int], int]:
-        """A group's committed offsets, asked through a consumer handle that never joins.
-
-        Not the admin API's ListConsumerGroupOffsets: librdkafka dereferences a null group
-        handle in an admin client when the coordinator answers NOT_COORDINATOR (librdkafka issue
-        5040, open), which is what a coordinator that has just moved answers — the console's
-        lag sampler would crash while a broker is down. A consumer has that handle."""
+        """A group's committed offsets in every topic (see :func:`committed_offsets`: the
+        console's lag sampler must not crash while a broker is down)."""
         md = self._metadata()
         tps = [TopicPartition(name, p) for name, tmd in md.topics.items()
                if not name.startswith("__") for p in tmd.partitions]
         if not tps:
             return {}
-        consumer = make_client(_RdConsumer, base_properties(self.config, {
-            "group.id": group, "enable.auto.commit": False}))
-        try:
-            got = consumer.committed(tps, timeout=self.config.timeout)
-        except KafkaException as exc:
-            raise translate(exc, self.config, f"list offsets of group {group!r}") from None
-        finally:
-            consumer.close()
-        return {(tp.topic, tp.partition): tp.offset for tp in got
-                if tp.error is None and tp.offset >= 0}
+        return committed_offsets(self.config, group, tps)
 
     def reset_offsets(self, group: str, topic: str, target: str | int,
                       partitions: list[int] | None = None, dry_run: bool = False

@@ -35,7 +35,7 @@ __all__ = [
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TIMEOUT = 10.0
-#: The seed project's topic: what produce, consume, demo and doctor use when given none.
+#: The original "Kafka com Go" topic: what produce, consume, demo and doctor use by default.
 DEFAULT_TOPIC = "teste"
 _SECRET_MARKERS = ("password", "secret", "key.pem", "private", "token")
 

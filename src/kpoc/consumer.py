@@ -53,7 +53,7 @@ CONSUMER_DEFAULTS: dict[str, object] = {
     "enable.partition.eof": True,
     # librdkafka pauses fetching for this long once its local queue holds queued.min.messages
     # (100k); at the default 1000 ms a reader faster than 100k msgs/s idles most of each second
-    # (kpoc bench: 1M × 100 B read at 0.2M msgs/s with it, 0.8M with 10 ms).
+    # (the runs: docs/benchmarks.md, "What changed to get here").
     "fetch.queue.backoff.ms": 10,
 }
 
@@ -329,9 +329,9 @@ class Consumer:
         stored, when the caller asks for the next one. A lone message is handed over as soon as
         it arrives: librdkafka's ``consume(n, timeout)`` would hold it until ``n`` arrived or the
         timeout passed, so this drains without waiting and waits only for a single message.
-        Small lists are faster, not slower: 10,000 × 1 KiB per list read at 0.5M msgs/s, 500 at
-        0.8–0.9M (glibc hands a freed 10 MB back to the kernel and faults it in again for the
-        next list, and the objects fall out of the CPU caches); docs/benchmarks.md has the runs.
+        Small lists are faster, not slower (glibc hands a large freed list back to the kernel and
+        faults it in again for the next one, and the objects fall out of the CPU caches);
+        docs/benchmarks.md has the runs.
         """
         if count is not None and count < 1:
             raise UsageError(f"--count must be ≥ 1, got {count}", "e.g. --count 10")

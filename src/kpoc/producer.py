@@ -302,7 +302,7 @@ class Producer:
 # -- load mode -------------------------------------------------------------------------------
 
 #: librdkafka settings for bulk synthetic load. The local queue stays at librdkafka's 100k
-#: messages: a 1M queue cost the same CPU but 181 MB RSS instead of ~70 MB (docs/benchmarks.md).
+#: messages: a 1M queue cost the same CPU and far more memory (docs/benchmarks.md).
 LOAD_DEFAULTS: dict[str, object] = {
     "queue.buffering.max.messages": 100_000,
     "queue.buffering.max.kbytes": 262_144,
@@ -525,8 +525,8 @@ def _queue(client: _RdProducer, send: Callable[[bytes], None], values: list[byte
 def _queue_chunk(client: _RdProducer, topic: str, values: list[bytes],
                  counter: _LoadCounter) -> None:
     """Hand a paced chunk over in one ``produce_batch`` call: librdkafka enqueues it at once,
-    so with ``linger.ms=0`` it leaves in one request instead of one per message (at 5,000
-    msg/s, one call per message measured p99 51–124 ms end to end against 15–34 ms)."""
+    so with ``linger.ms=0`` it leaves in one request instead of one per message (a lower p99
+    when paced; the runs are in docs/benchmarks.md)."""
     batch: list[dict[str, Any]] = [{"value": v} for v in values]
     while batch:
         try:

@@ -33,7 +33,7 @@ def _wait(pred, timeout: float, what: str):
 
 def test_status_shows_three_nodes_and_one_quorum_leader(cluster, run_kpoc):
     cluster.require_manager()
-    r = run_kpoc("cluster", "status", "--json")
+    r = run_kpoc("cluster", "status", "-o", "json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert [n["node_id"] for n in doc["nodes"]] == [1, 2, 3]
@@ -85,7 +85,7 @@ def test_kill_shrinks_isr_and_start_restores_it(cluster, make_topic, run_kpoc):
     r = run_kpoc("cluster", "kill", str(victim))
     assert r.returncode == 0 and "killed" in r.stderr
     try:
-        st = json.loads(run_kpoc("cluster", "status", "--json").stdout)
+        st = json.loads(run_kpoc("cluster", "status", "-o", "json").stdout)
         assert [n["up"] for n in st["nodes"]] == [True, False, True]
         _wait(lambda: all(victim not in isr for isr in _isr(cluster, topic).values()),
               60, "ISR to drop the killed node")
@@ -168,7 +168,8 @@ def test_data_dir_not_writable(run_kpoc, tmp_path: Path, free_base_port):
     assert "is not writable" in r.stderr
 
 
-def test_unknown_node(run_kpoc):
+def test_unknown_node(run_kpoc, cluster):
+    cluster.require_manager()  # `cluster kill` acts on the cluster in KPOC_DATA_DIR
     r = run_kpoc("cluster", "kill", "9")
     assert r.returncode == 6
     assert "node 9 is not in the cluster; pick one of: 1, 2, 3" in r.stderr

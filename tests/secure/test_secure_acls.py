@@ -74,7 +74,7 @@ def test_allowed_topic_and_group_work(secure_cluster, alice):
     sc = secure_cluster
     p = sc.run("produce", "-t", alice.topic_a, "hello-a", env=alice.env)
     assert p.returncode == 0, p.stderr
-    p = sc.run("consume", alice.topic_a, "-g", alice.group, "--from", "beginning", "-c", "1",
+    p = sc.run("consume", alice.topic_a, "-g", alice.group, "--from", "beginning", "-n", "1",
                "-o", "json", "--timeout", "60", env=alice.env)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout.splitlines()[0])["value"] == "hello-a"
@@ -87,7 +87,7 @@ def test_other_topic_is_refused_naming_the_missing_acl(secure_cluster, alice):
     assert f"User:{alice.name} may not WRITE topic '{alice.topic_b}'" in p.stderr
     assert f"kpoc acls add --principal User:{alice.name} --operation write --topic " \
            f"{alice.topic_b}" in p.stderr
-    p = sc.run("consume", alice.topic_b, "-g", alice.group, "-c", "1", "--timeout", "10",
+    p = sc.run("consume", alice.topic_b, "-g", alice.group, "-n", "1", "--timeout", "10",
                env=alice.env)
     assert p.returncode == 7, p.stderr
     assert f"may not READ topic '{alice.topic_b}'" in p.stderr
@@ -96,7 +96,7 @@ def test_other_topic_is_refused_naming_the_missing_acl(secure_cluster, alice):
 
 def test_group_without_acl_cannot_be_joined(secure_cluster, alice):
     other = f"{alice.group}-other"
-    p = secure_cluster.run("consume", alice.topic_a, "-g", other, "-c", "1", "--timeout", "20",
+    p = secure_cluster.run("consume", alice.topic_a, "-g", other, "-n", "1", "--timeout", "20",
                            env=alice.env)
     assert p.returncode == 7, p.stderr
     assert f"User:{alice.name} may not READ group '{other}'" in p.stderr

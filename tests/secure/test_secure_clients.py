@@ -29,7 +29,7 @@ def test_round_trip_over_sasl_ssl(secure_cluster, names):
     p = secure_cluster.run("produce", "-t", topic, "-F", f, "one", "two", "three")
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("delivered") == 3
-    p = secure_cluster.run("consume", topic, "-F", f, "--from", "beginning", "-c", "3",
+    p = secure_cluster.run("consume", topic, "-F", f, "--from", "beginning", "-n", "3",
                            "-o", "json", "--timeout", "60")
     assert p.returncode == 0, p.stderr
     assert sorted(json.loads(line)["value"] for line in p.stdout.splitlines()) == \

@@ -31,7 +31,7 @@ from typing import Any
 from .. import __version__
 from ..cluster import KAFKA_VERSION, LocalCluster
 from ..config import ClientConfig
-from ..errors import KpocError, PrerequisiteError
+from ..errors import PrerequisiteError
 from . import _tools as t
 from ._share import share_once
 from ._tools import Sample
@@ -139,7 +139,7 @@ class Settings:
 
 
 @dataclass
-class Scenario:
+class BenchScenario:
     name: str  # e.g. "produce-100"
     kind: str  # produce | consume | latency
     size: int
@@ -192,23 +192,14 @@ class Bench:
         self.unsubtracted = 0
 
     def topic(self, prefix: str) -> str:
-        from confluent_kafka.admin import NewTopic
-
-        from .._client import admin_client
+        """A fresh 3 × RF 3 topic, ready (every leader answers) when this returns."""
+        from ..admin import Admin
 
         name = f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
-        admin = admin_client(self.config)
-        admin.create_topics([NewTopic(name, 3, 3)])[name].result(timeout=30)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            md = admin.list_topics(name, timeout=5).topics[name]
-            if md.error is None and len(md.partitions) == 3 and all(
-                p.leader >= 0 for p in md.partitions.values()
-            ):
-                self.topics.append(name)
-                return name
-            time.sleep(0.1)
-        raise KpocError(f"benchmark topic {name} was not ready within 30s")
+        with Admin(self.config) as admin:
+            admin.create_topic(name, 3, 3)
+        self.topics.append(name)
+        return name
 
     def message_count(self, topic: str) -> int:
         from confluent_kafka import Consumer, TopicPartition
@@ -522,7 +513,7 @@ def run(
         "cluster": {"bootstrap": bootstrap, "nodes": 3, "managed": own is not None},
     }
     bench = Bench(bootstrap, settings, workdir, progress)
-    scenarios: list[Scenario] = []
+    scenarios: list[BenchScenario] = []
     try:
         scenarios = _run_scenarios(bench, settings, progress)
     finally:
@@ -564,8 +555,8 @@ def _order(tools: tuple[str, ...], run: int) -> list[str]:
     return list(tools[k:] + tools[:k])
 
 
-def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenario]:
-    out: list[Scenario] = []
+def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[BenchScenario]:
+    out: list[BenchScenario] = []
     if "produce" in s.scenarios or "consume" in s.scenarios:
         size, count = s.produce[0]
         progress(f"warm-up: produce and read back {_label(count)} × {size} B, not measured")
@@ -576,7 +567,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
         payload = payload_file(bench.workdir, size, count)
         need_produce = "produce" in s.scenarios
         if need_produce:
-            sc = Scenario(f"produce-{size}", "produce", size, count)
+            sc = BenchScenario(f"produce-{size}", "produce", size, count)
             out.append(sc)
             for r in range(s.runs):
                 for tool in _order(TOOLS["produce"], r):
@@ -589,7 +580,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
                 progress(f"filling a topic for the consume test ({_label(count)} × {size} B)")
                 bench.produce_once("kcat", 0, size, count, payload, produced)
             topic = produced.get(size)
-            sc = Scenario(f"consume-{size}", "consume", size, count)
+            sc = BenchScenario(f"consume-{size}", "consume", size, count)
             out.append(sc)
             for r in range(s.runs):
                 for tool in _order(TOOLS["consume"], r):
@@ -599,7 +590,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
                     _note(progress, sample)
                     sc.samples.append(sample)
     if "produce" in s.scenarios:
-        sc = Scenario("produce-100-memory", "produce", 100, s.memory_count)
+        sc = BenchScenario("produce-100-memory", "produce", 100, s.memory_count)
         out.append(sc)
         progress(f"kpoc produce {_label(s.memory_count)} × 100 B: peak RSS (one run)")
         sample = bench.memory_once(0, s.memory_count, 100)
@@ -608,7 +599,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
     if "api" in s.scenarios:
         out += _run_api(bench, s, progress)
     if "latency" in s.scenarios:
-        sc = Scenario("latency", "latency", s.latency_size, s.java_latency_count)
+        sc = BenchScenario("latency", "latency", s.latency_size, s.java_latency_count)
         out.append(sc)
         for r in range(s.runs):
             for tool in _order(TOOLS["latency"], r):
@@ -617,7 +608,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
                 _note(progress, sample)
                 sc.samples.append(sample)
         count = int(s.latency_rate * s.latency_seconds)
-        sc = Scenario("latency-rate", "latency", s.latency_size, count, rate=s.latency_rate)
+        sc = BenchScenario("latency-rate", "latency", s.latency_size, count, rate=s.latency_rate)
         out.append(sc)
         for r in range(s.runs):
             progress(f"end-to-end latency at {s.latency_rate:,} msg/s: kpoc "
@@ -626,7 +617,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[Scenar
             _note(progress, sample)
             sc.samples.append(sample)
     if "share" in s.scenarios:
-        sc = Scenario("share", "share", 100, s.share_count)
+        sc = BenchScenario("share", "share", 100, s.share_count)
         out.append(sc)
         for r in range(s.runs):
             for tool in _order(TOOLS["share"], r):

@@ -5,14 +5,22 @@
 it rests on.
 """
 
-from .checker import Check, Delivery, Seen, check, format_value, parse_value, redelivery_bound
+from .checker import (
+    Delivery,
+    DeliveryCheck,
+    Seen,
+    check,
+    format_value,
+    parse_value,
+    redelivery_bound,
+)
 from .scenarios import CATCH_UP_BOUND, SCENARIOS, Scenario, Verdict, heal, resolve, run
 
 __all__ = [
     "CATCH_UP_BOUND",
     "SCENARIOS",
-    "Check",
     "Delivery",
+    "DeliveryCheck",
     "Scenario",
     "Seen",
     "Verdict",

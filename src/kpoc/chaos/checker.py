@@ -14,7 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 __all__ = [
-    "Check", "Delivery", "Seen", "check", "format_value", "parse_value", "redelivery_bound",
+    "Delivery",
+    "DeliveryCheck",
+    "Seen",
+    "check",
+    "format_value",
+    "parse_value",
+    "redelivery_bound",
 ]
 
 _PREFIX = b"kpoc-chaos"
@@ -59,7 +65,7 @@ class Seen:
 
 
 @dataclass
-class Check:
+class DeliveryCheck:
     """Counts a verdict is built from; the samples name a few offenders for the report."""
 
     produced: int = 0
@@ -104,7 +110,7 @@ def _sample(samples: dict[str, list[str]], kind: str, item: str, limit: int = 5)
 
 
 def check(deliveries: Iterable[Delivery], seen: Iterable[Seen], produced: int | None = None
-          ) -> Check:
+          ) -> DeliveryCheck:
     """Compare delivery reports with consumed records.
 
     - **missing**: acknowledged, never consumed — the promise broken.
@@ -120,7 +126,7 @@ def check(deliveries: Iterable[Delivery], seen: Iterable[Seen], produced: int | 
     - **offset_mismatch**: an acknowledged offset holding another message.
     - **unreported**: produced without any delivery report (``produced`` minus reports).
     """
-    c = Check()
+    c = DeliveryCheck()
     acked: dict[tuple[int, int], int | None] = {}
     failed: set[tuple[int, int]] = set()
     for d in deliveries:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster import LocalCluster
-from ..errors import ClusterError, UsageError
+from ..errors import ClusterError, KpocError, UsageError
 from ._load import ACKED, Checkpoint, Load
 from ._reader import Reader
-from .checker import Check, check, redelivery_bound
+from .checker import DeliveryCheck, check, redelivery_bound
 
 __all__ = ["CATCH_UP_BOUND", "SCENARIOS", "Context", "Fault", "Scenario", "Verdict",
            "resolve", "run"]
@@ -75,7 +75,7 @@ class Verdict:
     topic: str
     messages: int
     rate: float
-    check: Check
+    check: DeliveryCheck
     criteria: list[Criterion]
     faults: list[dict[str, Any]]
     time_to_recover_s: float | None
@@ -236,35 +236,31 @@ class Context:
 
     def committed(self, group: str, timeout: float = 30.0) -> dict[int, int]:
         """The group's committed offsets; retried while the coordinator moves or loads."""
-        from confluent_kafka import Consumer, KafkaException, TopicPartition
+        from confluent_kafka import TopicPartition
 
-        from .._client import base_properties
+        from .._client import committed_offsets
         from ..config import ClientConfig
 
-        c = Consumer(base_properties(ClientConfig(self.bootstrap), {"group.id": group}))
+        tps = [TopicPartition(self.topic, p) for p in range(PARTITIONS)]
         deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    tps = c.committed([TopicPartition(self.topic, p) for p in range(PARTITIONS)],
-                                      timeout=10)
-                    return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
-                except KafkaException as exc:
-                    if time.monotonic() > deadline:
-                        raise ClusterError(f"committed offsets of {group!r} unavailable for "
-                                           f"{timeout:g}s: {exc}")
-                    time.sleep(0.5)
-        finally:
-            c.close()
+        while True:
+            try:
+                got = committed_offsets(ClientConfig(self.bootstrap), group, tps, timeout=10)
+                return {p: offset for (_, p), offset in got.items()}
+            except KpocError as exc:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"committed offsets of {group!r} unavailable for "
+                                       f"{timeout:g}s: {exc}") from exc
+                time.sleep(0.5)
 
 
 # -- the scenarios ------------------------------------------------------------------------------
 
 Script = Callable[[Context], None]
-Criteria = Callable[[Context, Check], list[Criterion]]
+Criteria = Callable[[Context, DeliveryCheck], list[Criterion]]
 
 
-def _none(ctx: Context, c: Check) -> list[Criterion]:
+def _none(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
     return []
 
 
@@ -350,7 +346,7 @@ def _two_down(ctx: Context) -> None:
     ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
 
 
-def _two_down_criteria(ctx: Context, c: Check) -> list[Criterion]:
+def _two_down_criteria(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
     load = ctx.load
     down, up = ctx.marks.get("down"), ctx.marks.get("up")
     if down is None or up is None:
@@ -423,7 +419,7 @@ def _consumer_kill(ctx: Context) -> None:
     ctx.notes["consumer_recovery"] = True
 
 
-def _consumer_kill_criteria(ctx: Context, c: Check) -> list[Criterion]:
+def _consumer_kill_criteria(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
     bound = ctx.notes.get("uncommitted_at_kill")
     if bound is None:
         return [Criterion("the consumer was killed", False, "the fault never happened")]
@@ -474,7 +470,7 @@ def _slow_follower(ctx: Context) -> None:
     ctx.say(f"ISR recovered after {took:.1f}s")
 
 
-def _slow_follower_criteria(ctx: Context, c: Check) -> list[Criterion]:
+def _slow_follower_criteria(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
     return [Criterion("ISR shrank while the follower was stopped",
                       bool(ctx.notes.get("isr_shrank"))),
             Criterion("ISR recovered after SIGCONT", "isr_rejoin_s" in ctx.notes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -59,6 +60,26 @@ def client_options(f: F) -> F:
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+def old_flag(flag: str, dest: str, use: str, value: Any = None, **kw: Any) -> Callable[[F], F]:
+    """A hidden option kept for old scripts: ``flag`` still sets parameter ``dest`` (to what it
+    was given, or to ``value`` for a flag), with a deprecation note naming ``use`` on stderr.
+    One short flag means one thing across kpoc (the flag table in the README)."""
+    name = "old_" + dest
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            old = kwargs.pop(name)
+            if old is not None and old is not False and old != ():
+                err.print(f"kpoc: note: {flag} is deprecated here; use {use}", markup=False)
+                kwargs[dest] = old if value is None else value
+            return f(*args, **kwargs)
+
+        return click.option(flag, name, hidden=True, **kw)(wrapper)  # type: ignore[return-value]
+
+    return decorate
 
 
 def output_option(f: F) -> F:

@@ -22,7 +22,7 @@ from ..cluster import (
 from ..cluster.mock import mock_pid, start_mock, stop_mock
 from ..config import default_data_dir
 from ..errors import UsageError
-from ._common import emit_json, err, out, output_option
+from ._common import emit_json, err, old_flag, out, output_option
 
 _data_dir = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="KPOC_DATA_DIR",
@@ -156,14 +156,15 @@ def fetch() -> None:
 @cluster.command()
 @_data_dir
 @output_option
-@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
-def status(data_dir: Path | None, output: str, as_json: bool) -> None:
+@old_flag("--json", "output", "-o json (--json checks values in `kpoc produce`)", value="json",
+          is_flag=True)
+def status(data_dir: Path | None, output: str) -> None:
     """Show each node: id, pid, ports, up/down, and which one leads the KRaft quorum.
 
     \b
     Example:
       kpoc cluster status
-      kpoc cluster status --json | jq '.nodes[] | select(.up | not)'
+      kpoc cluster status -o json | jq '.nodes[] | select(.up | not)'
     """
     c = _cluster(data_dir)
     st = c.state()
@@ -171,14 +172,14 @@ def status(data_dir: Path | None, output: str, as_json: bool) -> None:
         pid = mock_pid(c.data_dir)
         doc = {"engine": "mock", "label": MOCK_LABEL, "bootstrap_servers": st["bootstrap_servers"],
                "pid": pid, "running": len(st["nodes"]) if pid else 0}
-        if output == "json" or as_json:
+        if output == "json":
             emit_json(doc)
         else:
             out.print(f"{MOCK_LABEL}\nbootstrap: {doc['bootstrap_servers']}  pid: {pid}",
                       markup=False)
         return
     s = c.status()
-    if output == "json" or as_json:
+    if output == "json":
         emit_json(s.to_dict())
         return
     out.print(f"cluster {s.cluster_id}  Apache Kafka {s.kafka_version}  "

@@ -14,7 +14,7 @@ from ..config import DEFAULT_TOPIC, ClientConfig
 from ..consumer import DEFAULT_GROUP, GROUP_PROTOCOLS, Consumer, GroupEvent, parse_start
 from ..errors import UsageError
 from ..share import ACK_MODES, ShareReader, pattern_decider
-from ._common import client_options, config_from, err, output_option
+from ._common import client_options, config_from, err, old_flag, output_option
 from ._text import check_format, format_record, human_record
 
 
@@ -48,7 +48,8 @@ def _stop_on_signals(consumer: Consumer | ShareReader, quiet: bool) -> None:
                    "Default: the group's committed offset, else the beginning.")
 @click.option("-p", "--partition", "partitions", type=int, multiple=True,
               help="Read only these partitions (repeatable); no group rebalancing.")
-@click.option("-c", "--count", type=int, help="Stop after N messages.")
+@click.option("-n", "--count", type=int, help="Stop after N messages.")
+@old_flag("-c", "count", "-n/--count (-c means a config elsewhere)", type=int)
 @click.option("-e", "--exit-at-end", is_flag=True,
               help="Stop when every assigned partition is drained (works in group mode too).")
 @click.option("-f", "--format", "fmt", metavar="FMT",

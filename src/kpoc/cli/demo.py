@@ -18,9 +18,11 @@ from ._common import client_options, config_from, out
 @click.option("-n", "--messages", type=int, default=12, show_default=True,
               envvar="KPOC_DEMO_MESSAGES", help="Messages to produce [env KPOC_DEMO_MESSAGES].")
 @click.option("--consumers", type=int, default=4, show_default=True,
-              help="Consumers in the group (the seed's diagram has 4).")
-@click.option("-t", "--topic", default=DEFAULT_TOPIC, show_default=True)
-@click.option("-g", "--group", default="demo", show_default=True)
+              help="Consumers in the group (the original Kafka com Go diagram has 4).")
+@click.option("-t", "--topic", default=DEFAULT_TOPIC, show_default=True,
+              help="Topic the demo creates (3 partitions) and uses.")
+@click.option("-g", "--group", default="demo", show_default=True,
+              help="Consumer group of the demo's consumers.")
 @click.option("--keep-running", is_flag=True, help="Keep the consumers running until Ctrl-C.")
 @click.option("--no-cluster", is_flag=True,
               help="Do not start the local cluster; use -b / KPOC_BOOTSTRAP_SERVERS as given.")
@@ -29,7 +31,7 @@ from ._common import client_options, config_from, out
                    "[env KPOC_SECURE]; a cluster already secure is used that way anyway.")
 def demo(messages: int, consumers: int, topic: str, group: str, keep_running: bool,
          no_cluster: bool, secure: bool, **conn: Any) -> None:
-    """The seed's diagram, live: 3 brokers, topic teste, a producer, 4 consumers (one idle).
+    """Kafka com Go's diagram, live: 3 brokers, topic teste, a producer, 4 consumers (one idle).
 
     Starts the local 3-node cluster unless one is given with -b, creates topic teste (3
     partitions, replication factor 3), starts a group of 4 consumers, produces messages with

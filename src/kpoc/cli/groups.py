@@ -107,7 +107,7 @@ def describe(group: str, output: str, **conn: Any) -> None:
 @click.argument("group")
 @click.option("-t", "--topic", required=True, help="Topic whose offsets to reset.")
 @click.option("--to", "target", required=True,
-              help="earliest | latest | <offset> | @<timestamp ms>.")
+              help="earliest (or beginning) | latest (or end) | <offset> | @<timestamp ms>.")
 @click.option("-p", "--partition", "partitions", type=int, multiple=True,
               help="Only these partitions (repeatable; default all).")
 @click.option("--dry-run", is_flag=True, help="Show the new offsets without writing them.")

@@ -15,7 +15,7 @@ from ..config import DEFAULT_TOPIC
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, UsageError
 from ..producer import DeliveryReport, Producer, check_load, parse_header, run_load
-from ._common import client_options, config_from, emit_json, err, out, output_option
+from ._common import client_options, config_from, emit_json, err, old_flag, out, output_option
 from ._text import escape_bytes, unescape
 
 
@@ -127,8 +127,10 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
 @click.argument("values", nargs=-1)
 @click.option("-t", "--topic", default=DEFAULT_TOPIC, envvar="KPOC_TOPIC", show_default=True,
               help="Topic to send to [env KPOC_TOPIC].")
-@click.option("-f", "--file", type=click.Path(dir_okay=False, allow_dash=True),
+@click.option("--file", type=click.Path(dir_okay=False, allow_dash=True),
               help="Read messages from a file (- for stdin) instead of VALUES.")
+@old_flag("-f", "file", "--file (-f means a format elsewhere)",
+          type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-D", "--delimiter", default="\\n", show_default=True,
               help="Message delimiter for stdin/--file (escapes like \\n, \\t, \\0 work).")
 @click.option("-k", "--key", help="Key for every message.")

@@ -7,9 +7,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ..admin import Admin, TopicInfo
+from ..admin import Admin
 from ..config import parse_property
-from ._common import client_options, config_from, emit_json, err, out, output_option
+from ._common import client_options, config_from, emit_json, err, old_flag, out, output_option
 
 
 @click.group()
@@ -43,7 +43,7 @@ def list_(output: str, internal: bool, **conn: Any) -> None:
         infos = admin.list_topics(include_internal=internal)
     if output == "json":
         for t in infos:
-            emit_json(_summary(t))
+            emit_json(t.summary())
         return
     table = Table("topic", "partitions", "rf", "under-replicated", "offline", "messages",
                   box=None, pad_edge=False)
@@ -53,12 +53,6 @@ def list_(output: str, internal: bool, **conn: Any) -> None:
     out.print(table)
     if not infos:
         err.print("no topics; create one with `kpoc topics create NAME`")
-
-
-def _summary(t: TopicInfo) -> dict:
-    return {"name": t.name, "partitions": len(t.partitions),
-            "replication_factor": t.replication_factor, "under_replicated": t.under_replicated,
-            "offline": t.offline, "messages": t.messages, "internal": t.internal}
 
 
 @topics.command()
@@ -96,8 +90,12 @@ def describe(name: str, output: str, **conn: Any) -> None:
 @client_options
 @output_option
 @click.argument("name")
-@click.option("-p", "--partitions", type=int, default=3, show_default=True)
-@click.option("-r", "--replication-factor", type=int, default=3, show_default=True,
+@click.option("--partitions", type=int, default=3, show_default=True,
+              help="How many partitions (at least 1).")
+@old_flag("-p", "partitions", "--partitions (-p means a partition elsewhere)", type=int)
+@old_flag("-r", "replication_factor", "--replication-factor (-r means a rate elsewhere)",
+          type=int)
+@click.option("--replication-factor", type=int, default=3, show_default=True,
               help="At most the number of brokers.")
 @click.option("-c", "--config", "configs", multiple=True, metavar="KEY=VALUE",
               help="Topic config, repeatable (e.g. -c retention.ms=86400000).")
@@ -114,7 +112,7 @@ def create(name: str, partitions: int, replication_factor: int, configs: tuple[s
     with _admin(conn) as admin:
         t = admin.create_topic(name, partitions, replication_factor, cfg)
     if output == "json":
-        emit_json(_summary(t))
+        emit_json(t.summary())
     else:
         out.print(f"created topic {name} ({partitions} partitions, replication factor "
                   f"{t.replication_factor})", markup=False)

@@ -28,12 +28,6 @@ class TopicDelete(BaseModel):
     confirm: str = Field(description="the topic's name again, to confirm")
 
 
-def summary(t: TopicInfo) -> dict[str, Any]:
-    return {"name": t.name, "partitions": len(t.partitions),
-            "replication_factor": t.replication_factor, "under_replicated": t.under_replicated,
-            "offline": t.offline, "messages": t.messages, "internal": t.internal}
-
-
 def _create(c: Console, body: TopicCreate) -> TopicInfo:
     return c.admin.create_topic(body.name, body.partitions, body.replication_factor,
                                 dict(body.configs))
@@ -60,7 +54,7 @@ def watermarks(c: Console, name: str) -> dict[str, Any]:
 def api_topics(request: Request, internal: bool = False) -> list[dict[str, Any]]:
     """Topics with partitions, replication factor, health and message count."""
     admin = console_of(request).admin
-    return [summary(t) for t in retry(lambda: admin.list_topics(include_internal=internal))]
+    return [t.summary() for t in retry(lambda: admin.list_topics(include_internal=internal))]
 
 
 @router.post("/api/topics", tags=["topics"], status_code=201)
@@ -94,7 +88,7 @@ def api_watermarks(request: Request, name: str) -> dict[str, Any]:
 @router.get("/topics", include_in_schema=False)
 def topics_page(request: Request, internal: bool = False) -> Response:
     c = console_of(request)
-    topics = [summary(t) for t in retry(lambda: c.admin.list_topics(include_internal=internal))]
+    topics = [t.summary() for t in retry(lambda: c.admin.list_topics(include_internal=internal))]
     return c.render(request, "topics.html", {"topics": topics, "internal": internal,
                                              "page": "topics"})
 
@@ -121,7 +115,7 @@ def create_topic_form(request: Request, name: str = Form(...), partitions: int =
 def topic_page(request: Request, name: str) -> Response:
     c = console_of(request)
     t = retry(lambda: c.admin.describe_topic(name))
-    return c.render(request, "topic.html", {"t": t, "s": summary(t), "page": "topics"})
+    return c.render(request, "topic.html", {"t": t, "s": t.summary(), "page": "topics"})
 
 
 @router.post("/topics/{name}/delete", include_in_schema=False)
