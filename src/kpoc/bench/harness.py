@@ -633,7 +633,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[BenchS
     return out
 
 
-def _run_api(bench: Bench, s: Settings, progress: Progress) -> list[Scenario]:
+def _run_api(bench: Bench, s: Settings, progress: Progress) -> list[BenchScenario]:
     """kpoc's Python API against raw confluent-kafka doing the same work (100 B payloads)."""
     payload = payload_file(bench.workdir, 100, s.api_count)
     filled: dict[int, str] = {}
@@ -643,7 +643,8 @@ def _run_api(bench: Bench, s: Settings, progress: Progress) -> list[Scenario]:
     for name, kind, count in (("api-produce", "produce", s.api_count),
                               ("api-consume", "consume", s.api_count),
                               ("aio-produce", "produce", s.aio_count)):
-        sc = Scenario(name, kind, 100, count, title=f"{API_TITLES[name]}, {_label(count)} × 100 B")
+        sc = BenchScenario(name, kind, 100, count,
+                           title=f"{API_TITLES[name]}, {_label(count)} × 100 B")
         out.append(sc)
         tools = tuple(tool for scenario, tool in API_JOBS if scenario == name)
         for r in range(s.runs):
