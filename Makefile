@@ -98,9 +98,9 @@ bench: setup
 
 bench-quick: setup
 	$(KPOC) bench --quick $(BENCH_ARGS)
-# Server time of the console's overview with 200 topics (figure quoted in the README).
+# Server time of the console's overview with 200 topics and groups page with 200 groups (README).
 bench-console: setup
-	$(PY) bench/console_overview.py --topics 200
+	$(PY) bench/console_overview.py --topics 200 --groups 200
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,11 +1,14 @@
-"""Benchmark: server time of the console's overview with many topics.
+"""Benchmark: server time of the console's overview with many topics, and of its groups page
+with many consumer groups.
 
-Creates TOPICS topics (3 partitions, RF 3 by default) on the cluster, then times the overview
-page (``GET /``) and its API (``GET /api/overview``) in process, so the figure is server time
-(handler + template), not network. Prints one JSON line; the README quotes the median.
+Creates TOPICS topics (3 partitions, RF 3 by default) and GROUPS consumer groups (each with
+committed offsets on one of those topics) on the cluster, then times the overview page
+(``GET /``), its API (``GET /api/overview``), the groups page (``GET /groups``) and its API
+(``GET /api/groups``) in process, so the figure is server time (handler + template), not
+network. Prints one JSON line; the README quotes the medians.
 
     python bench/console_overview.py                       # local cluster from `kpoc cluster up`
-    python bench/console_overview.py -b 127.0.0.1:9092 --topics 200 --runs 30
+    python bench/console_overview.py -b 127.0.0.1:9092 --topics 200 --groups 200 --runs 30
     python bench/console_overview.py --cleanup             # delete the bench topics afterwards
 """
 
@@ -17,6 +20,7 @@ import statistics
 import sys
 import time
 
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from fastapi.testclient import TestClient
 
 from kpoc.admin import Admin
@@ -35,6 +39,19 @@ def ensure_topics(admin: Admin, n: int, partitions: int, rf: int) -> None:
             admin.create_topic(name, partitions, rf)
 
 
+def ensure_groups(admin: Admin, n: int, topics: int) -> None:
+    """Groups with committed offsets (state EMPTY), as left behind by stopped consumers."""
+    have = {g.group_id for g in admin.list_groups()}
+    for i in range(n):
+        group = f"{PREFIX}g{i:03d}"
+        if group in have:
+            continue
+        topic = f"{PREFIX}{i % max(topics, 1):03d}"
+        req = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p, 0)
+                                                    for p in range(admin.partition_count(topic))])]
+        admin.client.alter_consumer_group_offsets(req)[group].result(timeout=30)
+
+
 def timed(client: TestClient, path: str, runs: int) -> list[float]:
     client.get(path)  # warm: template compiled, connections open
     out = []
@@ -50,6 +67,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-b", "--bootstrap-servers")
     ap.add_argument("--topics", type=int, default=200)
+    ap.add_argument("--groups", type=int, default=200)
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--replication-factor", type=int, default=3)
     ap.add_argument("--runs", type=int, default=30)
@@ -59,16 +77,31 @@ def main() -> int:
     with Admin(config) as admin:
         t0 = time.perf_counter()
         ensure_topics(admin, a.topics, a.partitions, a.replication_factor)
+        ensure_groups(admin, a.groups, a.topics)
         setup_s = time.perf_counter() - t0
-        app = create_app(config, local_cluster=managed_cluster(config, None), sample_interval=0)
+        # The sampler on, as `kpoc console` runs it: the groups page reads its last round.
+        app = create_app(config, local_cluster=managed_cluster(config, None), sample_interval=5)
         with TestClient(app) as client:
             overview = client.get("/api/overview").json()
             page = timed(client, "/", a.runs)
             api = timed(client, "/api/overview", a.runs)
+            # The page reads the lag sampler's rounds: time it once the first round is done.
+            deadline = time.monotonic() + 600
+            while any(g["sampled_at"] is None for g in client.get("/api/groups").json()):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the lag sampler did not finish a round in 10 minutes")
+                time.sleep(1)
+            groups = len(client.get("/api/groups").json())
+            groups_page = timed(client, "/groups", a.runs)
+            groups_api = timed(client, "/api/groups", a.runs)
         if a.cleanup:
             for name in admin.topic_names():
                 if name.startswith(PREFIX):
                     admin.delete_topic(name)
+            gone = [g.group_id for g in admin.list_groups() if g.group_id.startswith(PREFIX)]
+            if gone:
+                for f in admin.client.delete_consumer_groups(gone).values():
+                    f.result(timeout=30)
 
     def stats(xs: list[float]) -> dict[str, float]:
         xs = sorted(xs)
@@ -77,7 +110,9 @@ def main() -> int:
 
     print(json.dumps({"topics": overview["topics"], "partitions": overview["partitions"],
                       "brokers": len(overview["brokers"]), "runs": a.runs,
-                      "page": stats(page), "api": stats(api), "setup_s": round(setup_s, 1)}))
+                      "page": stats(page), "api": stats(api), "groups": groups,
+                      "groups_page": stats(groups_page), "groups_api": stats(groups_api),
+                      "setup_s": round(setup_s, 1)}))
     return 0
 
 

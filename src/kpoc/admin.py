@@ -8,6 +8,7 @@ one schema.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,8 @@ from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
+    ConfigSource,
+    NewPartitions,
     NewTopic,
     OffsetSpec,
     ResourceType,
@@ -48,6 +51,7 @@ __all__ = [
     "Admin",
     "BrokerInfo",
     "ClusterInfo",
+    "ConfigInfo",
     "GroupInfo",
     "GroupMember",
     "GroupSummary",
@@ -121,6 +125,21 @@ class PartitionInfo:
     @property
     def messages(self) -> int:
         return (self.high or 0) - (self.low or 0)
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    name: str
+    #: None for a sensitive config (Kafka does not send its value).
+    value: str | None
+    #: Where the value comes from: DEFAULT_CONFIG, DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG…
+    source: str
+    is_default: bool
+    read_only: bool
+    sensitive: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -250,6 +269,12 @@ class OffsetReset:
         return asdict(self)
 
 
+def _check_group(group: str) -> None:
+    check_text(group, "group name")
+    if not group:
+        raise UsageError("the group id is empty", "name a consumer group (see `kpoc groups list`)")
+
+
 def _state_name(state: object) -> str:
     return state.name if isinstance(state, ConsumerGroupState) else str(state).rsplit(".", 1)[-1]
 
@@ -275,9 +300,14 @@ SHARE_LAG_NOTE = ("share-group lag is Kafka's own figure (DescribeShareGroupOffs
 class Admin:
     """A lazily connected admin client; use as a context manager or call :meth:`close`."""
 
+    #: How long the topics a group has offsets in are trusted before all topics are asked again.
+    COMMITTED_TOPICS_TTL = 300.0
+
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
         self._client: AdminClient | None = None
+        # group -> (when learnt, topics it has committed offsets in); see _committed.
+        self._committed_topics: dict[str, tuple[float, frozenset[str]]] = {}
 
     def __enter__(self) -> Admin:
         return self
@@ -377,12 +407,36 @@ class Admin:
         return self._topic_info(tmd, marks, configs=self.topic_configs(name))
 
     def topic_configs(self, name: str, include_defaults: bool = False) -> dict[str, str]:
-        futures = self.client.describe_configs(
-            [ConfigResource(ResourceType.TOPIC, name)], request_timeout=self.config.timeout)
-        entries = self._result(next(iter(futures.values())), f"describe configs of {name!r}",
-                               {KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name)})
-        return {k: e.value for k, e in sorted(entries.items())
-                if include_defaults or not e.is_default}
+        return {e.name: e.value if e.value is not None else ""
+                for e in self.topic_config_entries(name) if include_defaults or not e.is_default}
+
+    def topic_config_entries(self, name: str) -> list[ConfigInfo]:
+        """Every config of a topic: value, whether it is the default, and where it comes from."""
+        validate_topic_name(name)
+        return self._config_entries(ConfigResource(ResourceType.TOPIC, name),
+                                    f"describe configs of {name!r}",
+                                    {KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name)})
+
+    def broker_config_entries(self, broker: int) -> list[ConfigInfo]:
+        """Every config of a broker (sensitive values withheld by Kafka), with its source."""
+        return self._config_entries(ConfigResource(ResourceType.BROKER, str(broker)),
+                                    f"describe configs of broker {broker}")
+
+    def _config_entries(self, resource: ConfigResource, what: str,
+                        known: dict[int, KpocError | Callable[[str], KpocError]] | None = None
+                        ) -> list[ConfigInfo]:
+        futures = self.client.describe_configs([resource], request_timeout=self.config.timeout)
+        entries = self._result(next(iter(futures.values())), what, known)
+        out = []
+        for key, e in sorted(entries.items()):
+            try:
+                source = ConfigSource(e.source).name
+            except ValueError:
+                source = str(e.source)
+            out.append(ConfigInfo(key, None if e.is_sensitive else e.value, source,
+                                  bool(e.is_default), bool(e.is_read_only),
+                                  bool(e.is_sensitive)))
+        return out
 
     def alter_topic_config(self, name: str, set_: dict[str, str] | None = None,
                            delete: list[str] | None = None) -> dict[str, str]:
@@ -411,7 +465,31 @@ class Admin:
             KafkaError.INVALID_REQUEST: lambda why: UsageError(
                 f"invalid topic config: {why}", "see Kafka's topic configs"),
         })
-        return self.topic_configs(name)
+        # The controller has the change; a broker asked next may not show it yet (bounded).
+        deadline = time.monotonic() + self.config.timeout
+        while True:
+            now = {e.name: e for e in self.topic_config_entries(name)}
+            if ((all(k in now and now[k].value == v for k, v in set_.items()) and all(
+                    k not in now or now[k].source != "DYNAMIC_TOPIC_CONFIG" for k in delete))
+                    or time.monotonic() > deadline):
+                return {k: e.value if e.value is not None else ""
+                        for k, e in now.items() if not e.is_default}
+            time.sleep(0.1)
+
+    def add_partitions(self, name: str, total: int) -> TopicInfo:
+        """Grow a topic to ``total`` partitions (Kafka cannot remove partitions)."""
+        have = self.partition_count(name)
+        if total <= have:
+            raise UsageError(f"{name!r} has {have} partitions; Kafka can only add partitions",
+                             f"ask for more than {have}")
+        fut = self.client.create_partitions(
+            [NewPartitions(name, total)], operation_timeout=self.config.timeout,
+            request_timeout=self.config.timeout)[name]
+        self._result(fut, f"add partitions to {name!r}",
+                     {KafkaError.INVALID_PARTITIONS: UsageError(
+                         f"Kafka refused {total} partitions for {name!r}",
+                         f"ask for more than {have}")})
+        return self._wait_topic(name, total)
 
     def partition_count(self, name: str) -> int:
         return count_partitions(self._metadata(name), name, self.config)
@@ -569,16 +647,15 @@ class Admin:
                                 "list consumer groups")
             listed = [(g.group_id, _state_name(g.state),
                        _state_name(getattr(g, "type", "CLASSIC"))) for g in res.valid]
+        infos = self.describe_groups([gid for gid, _, _ in listed],
+                                     types={gid: t for gid, _, t in listed}) if with_lag else {}
         out = []
         for gid, state, gtype in sorted(listed):
-            members = lag = None
-            if with_lag:
-                try:
-                    info = self.describe_group(gid, gtype)
-                except NotFound:  # gone between the listing and the describe
-                    continue
-                members, lag = len(info.members), info.total_lag
-            out.append(GroupSummary(gid, state, gtype, members, lag))
+            info = infos.get(gid)
+            if with_lag and info is None:  # gone between the listing and the describe
+                continue
+            out.append(GroupSummary(gid, state, gtype, len(info.members) if info else None,
+                                    info.total_lag if info else None))
         return out
 
     def _describe_wire(self, group: str, share: bool) -> _wire.DescribedGroup:
@@ -628,7 +705,7 @@ class Admin:
         """A group with its type's own facts: classic (librdkafka's describe), consumer (also
         the KIP-848 epochs and target assignment) or share (ShareGroupDescribe and share-group
         offsets); ``group_type`` skips asking which it is."""
-        check_text(group, "group name")
+        _check_group(group)
         gtype = group_type or self.group_type(group)
         if gtype == "SHARE":
             return self._describe_share(group)
@@ -648,32 +725,83 @@ class Admin:
         return info
 
     def _describe_classic(self, group: str) -> GroupInfo:
-        fut = self.client.describe_consumer_groups(
-            [group], request_timeout=self.config.timeout)[group]
-        desc = self._result(fut, f"describe group {group!r}",
-                            {KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group)})
-        state = _state_name(desc.state)
-        if state == "DEAD":
+        info = self.describe_groups([group]).get(group)
+        if info is None:
             raise self._no_group(group)
-        members = []
-        owner: dict[tuple[str, int], str] = {}
-        for m in desc.members:
-            tps = sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
-            members.append(GroupMember(m.member_id, m.client_id, m.host, tps))
-            owner.update({tp: m.member_id for tp in tps})
-        members.sort(key=lambda m: (m.idle, m.assignment, m.client_id, m.member_id))
-        committed = self._committed(group)
-        tps = sorted(set(committed) | set(owner))
-        marks = self._watermarks(tps)
-        lags = []
-        for tp in tps:
-            c = committed.get(tp)
-            hi = marks[tp][1]
-            lags.append(PartitionLag(tp[0], tp[1], c, hi,
-                                     None if c is None else max(hi - c, 0), owner.get(tp)))
-        return GroupInfo(group, state, _state_name(getattr(desc, "type", "CLASSIC")),
-                         desc.partition_assignor, desc.coordinator.id if desc.coordinator else None,
-                         members, lags)
+        return info
+
+    def describe_groups(self, groups: list[str], workers: int = 16,
+                        types: dict[str, str] | None = None) -> dict[str, GroupInfo]:
+        """Several groups at once: one DescribeGroups request, one metadata request, one
+        list-offsets round for every partition involved, and the committed offsets of the
+        groups fetched in parallel (each needs a handle of its own, see :meth:`_committed`).
+        Share groups (by ``types``, from a listing) are described one by one, as
+        :meth:`describe_group` does. Groups that do not exist (or vanished meanwhile, or are
+        DEAD) are left out."""
+        out: dict[str, GroupInfo] = {}
+        share = [g for g in groups if (types or {}).get(g) == "SHARE"]
+        for g in share:
+            with contextlib.suppress(NotFound):
+                out[g] = self.describe_group(g, "SHARE")
+        groups = [g for g in groups if g not in out and g not in share]
+        if not groups:
+            return out
+        futures = self.client.describe_consumer_groups(
+            list(groups), request_timeout=self.config.timeout)
+        descs = {}
+        for group, fut in futures.items():
+            try:
+                desc = self._result(fut, f"describe group {group!r}",
+                                    {KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group)})
+            except NotFound:
+                continue
+            if _state_name(desc.state) != "DEAD":
+                descs[group] = desc
+        md = self._metadata()
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(descs)))) as pool:
+            committed = dict(zip(descs, pool.map(
+                lambda g: self._committed(g, md, {tp.topic for m in descs[g].members
+                                                  for tp in m.assignment.topic_partitions}),
+                descs), strict=True))
+        owners: dict[str, dict[tuple[str, int], str]] = {}
+        members: dict[str, list[GroupMember]] = {}
+        for group, desc in descs.items():
+            owner = owners[group] = {}
+            ms = members[group] = []
+            for m in desc.members:
+                tps = sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
+                ms.append(GroupMember(m.member_id, m.client_id, m.host, tps))
+                owner.update({tp: m.member_id for tp in tps})
+            ms.sort(key=lambda m: (m.idle, m.assignment, m.client_id, m.member_id))
+        wanted = {tp for g in descs for tp in set(committed[g]) | set(owners[g])}
+        marks = self._watermarks(sorted(wanted), skip_vanished=True)
+        for group, desc in descs.items():
+            lags = []
+            for tp in sorted(set(committed[group]) | set(owners[group])):
+                if tp not in marks:
+                    continue
+                c = committed[group].get(tp)
+                hi = marks[tp][1]
+                lags.append(PartitionLag(tp[0], tp[1], c, hi,
+                                         None if c is None else max(hi - c, 0),
+                                         owners[group].get(tp)))
+            out[group] = GroupInfo(
+                group, _state_name(desc.state), _state_name(getattr(desc, "type", "CLASSIC")),
+                desc.partition_assignor, desc.coordinator.id if desc.coordinator else None,
+                members[group], lags)
+        return out
+
+    def delete_group(self, group: str) -> None:
+        """Delete a group and its committed offsets; Kafka refuses while it has members."""
+        _check_group(group)
+        fut = self.client.delete_consumer_groups(
+            [group], request_timeout=self.config.timeout)[group]
+        self._result(fut, f"delete group {group!r}", {
+            KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group),
+            KafkaError.NON_EMPTY_GROUP: UsageError(
+                f"group {group!r} has members; Kafka deletes only empty groups",
+                "stop its consumers first, then retry"),
+        })
 
     def wait_members(self, group: str, members: int, group_type: str | None = None,
                      timeout: float = 60.0) -> GroupInfo:
@@ -709,21 +837,36 @@ class Admin:
         return NotFound(f"consumer group {group!r} does not exist",
                         "list groups with `kpoc groups list`")
 
-    def _committed(self, group: str) -> dict[tuple[str, int], int]:
-        """A group's committed offsets in every topic (see :func:`committed_offsets`: the
-        console's lag sampler must not crash while a broker is down)."""
-        md = self._metadata()
-        tps = [TopicPartition(name, p) for name, tmd in md.topics.items()
-               if not name.startswith("__") for p in tmd.partitions]
+    def _committed(self, group: str, md: Any = None,
+                   assigned: set[str] | None = None) -> dict[tuple[str, int], int]:
+        """A group's committed offsets (see :func:`committed_offsets`: the console's lag sampler
+        must not crash while a broker is down).
+
+        A consumer must name the partitions it asks about. Every partition of the cluster costs
+        ~0.1 s per group with 1,600 partitions, so an Admin that asked every topic recently
+        (within ``COMMITTED_TOPICS_TTL``) asks only the topics the group has had offsets in
+        since, plus those assigned to its members now; :meth:`reset_offsets` forgets what it
+        knew. Offsets committed by a tool (not a member) into a new topic show after the TTL."""
+        md = md if md is not None else self._metadata()
+        learnt, known = self._committed_topics.get(group, (0.0, frozenset()))
+        fresh = time.monotonic() - learnt < self.COMMITTED_TOPICS_TTL
+        topics = [name for name in md.topics if not name.startswith("__")
+                  and (not fresh or name in known or name in (assigned or ()))]
+        tps = [TopicPartition(name, p) for name in topics for p in md.topics[name].partitions]
         if not tps:
             return {}
-        return committed_offsets(self.config, group, tps)
+        found = committed_offsets(self.config, group, tps)
+        now_in = frozenset(t for t, _ in found)
+        self._committed_topics[group] = ((learnt, known | now_in) if fresh
+                                         else (time.monotonic(), now_in))
+        return found
 
     def reset_offsets(self, group: str, topic: str, target: str | int,
                       partitions: list[int] | None = None, dry_run: bool = False
                       ) -> list[OffsetReset]:
         """Rewrite a group's committed offsets; refused while the group has members."""
-        check_text(group, "group name")
+        _check_group(group)
+        self._committed_topics.pop(group, None)
         if self.group_type(group) == "SHARE":
             raise UsageError(f"group {group!r} is a share group: it has no committed offsets "
                              "to reset", "its start offset follows the acknowledged records; "

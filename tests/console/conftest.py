@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -179,3 +179,31 @@ def page(browser, live_console):
     pg.dialogs = dialogs
     yield pg
     ctx.close()
+
+
+def read_raw(bootstrap: str, topic: str, partition: int, count: int) -> list:
+    """The first ``count`` messages of a partition as (key, value, headers) bytes, exactly."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "kpoc-test-reader",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, partition, 0)])
+    got: list = []
+    deadline = time.monotonic() + 30
+    while len(got) < count and time.monotonic() < deadline:
+        for m in c.consume(num_messages=count - len(got), timeout=1):
+            if m.error() is None:
+                got.append((m.key(), m.value(), m.headers() or []))
+    c.close()
+    assert len(got) == count, f"read {len(got)}/{count}"
+    return got
+
+
+AUTH_TOKEN = "admin-token-0123456789"
+READONLY_TOKEN = "viewer-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def auth_console(cluster) -> Iterator[LiveServer]:
+    app = make_app(cluster, sample_interval=0, auth=AUTH_TOKEN, read_only_auth=READONLY_TOKEN,
+                   allowed_hosts=["127.0.0.1", "localhost"])
+    with LiveServer(app) as server:
+        yield server

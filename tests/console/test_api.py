@@ -169,8 +169,13 @@ def test_groups_list_detail_lag_history_and_reset(client, cluster, make_topic, u
     topic, group = make_topic(1), unique_name("grp")
     produce(cluster.bootstrap_servers, topic, [f"v{i}" for i in range(10)])
     commit_group(cluster.bootstrap_servers, group, topic, 4)
-    listed = {g["group_id"]: g for g in client.get("/api/groups").json()}
-    assert listed[group]["total_lag"] == 6 and listed[group]["members"] == 0
+
+    def listed() -> dict | None:  # "sampling" (None) until the sampler or the page reaches it
+        rows = {g["group_id"]: g for g in client.get("/api/groups").json()}
+        return rows[group] if rows[group]["total_lag"] is not None else None
+
+    row = wait_for(listed, 120, "the group's row")
+    assert row["total_lag"] == 6 and row["members"] == 0
     d = client.get(f"/api/groups/{group}").json()
     assert d["total_lag"] == 6 and d["lags"][0]["committed"] == 4
     assert d["assignment_map"]["topics"][0]["partitions"][0]["lag"] == 6
@@ -185,8 +190,11 @@ def test_groups_list_detail_lag_history_and_reset(client, cluster, make_topic, u
     assert client.get(f"/api/groups/{group}").json()["total_lag"] == 6
     r = client.post(f"/api/groups/{group}/reset-offsets", json={"topic": topic, "target": "2"})
     assert r.status_code == 200 and r.json() == [
-        {"topic": topic, "partition": 0, "previous": 4, "new": 2}]
+        {"topic": topic, "partition": 0, "previous": 4, "new": 2, "note": None}]
     assert client.get(f"/api/groups/{group}").json()["total_lag"] == 8
+    far = client.post(f"/api/groups/{group}/reset-offsets",
+                      json={"topic": topic, "target": "999999999", "dry_run": True}).json()
+    assert far[0]["new"] == 10 and "past the end" in far[0]["note"]  # clamped, and says so
     bad = client.post(f"/api/groups/{group}/reset-offsets", json={"topic": topic,
                                                                   "target": "soon"})
     assert bad.status_code == 400 and "reset target" in bad.json()["error"]
@@ -228,3 +236,32 @@ def test_unreachable_cluster_is_a_503_page_not_a_500():
     api = c.get("/api/topics")
     assert api.status_code == 503 and "127.0.0.1:1" in api.json()["error"]
     assert c.get("/groups").status_code == 503
+
+
+def test_topic_configs_every_one_with_source_set_reset_and_partitions(client, make_topic):
+    topic = make_topic(1)
+    configs = {e["name"]: e for e in client.get(f"/api/topics/{topic}/configs").json()}
+    assert configs["retention.ms"]["source"] == "DEFAULT_CONFIG" and len(configs) > 20
+    after = client.post(f"/api/topics/{topic}/configs",
+                        json={"set": {"retention.ms": "3600000"}}).json()
+    changed = {e["name"]: e for e in after}["retention.ms"]
+    assert changed["value"] == "3600000" and changed["source"] == "DYNAMIC_TOPIC_CONFIG"
+    after = client.post(f"/api/topics/{topic}/configs", json={"reset": ["retention.ms"]}).json()
+    assert {e["name"]: e for e in after}["retention.ms"]["is_default"] is True
+    bad = client.post(f"/api/topics/{topic}/configs", json={"set": {"retention.ms": "x"}})
+    assert bad.status_code == 400
+    grown = client.post(f"/api/topics/{topic}/partitions", json={"count": 2})
+    assert grown.status_code == 200 and len(grown.json()["partitions"]) == 2
+    shrink = client.post(f"/api/topics/{topic}/partitions", json={"count": 1})
+    assert shrink.status_code == 400 and "only add" in shrink.json()["error"]
+
+
+def test_brokers_with_partition_counts_and_configs(client, make_topic):
+    make_topic(3)
+    brokers = client.get("/api/brokers").json()
+    assert [b["id"] for b in brokers] == [1, 2, 3] and all(b["up"] for b in brokers)
+    assert all(b["replicas"] >= 1 and b["leaders"] >= 1 for b in brokers)
+    one = client.get("/api/brokers/1").json()
+    configs = {e["name"]: e for e in one["configs"]}
+    assert "min.insync.replicas" in configs and configs["log.dirs"]["source"] != "DEFAULT_CONFIG"
+    assert client.get("/api/brokers/99").status_code == 404

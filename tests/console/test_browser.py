@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import SHOTS, commit_group, produce
+from .conftest import SHOTS, commit_group, produce, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ def test_create_a_topic_from_the_ui(page, unique_name):
     assert page.locator("#partitions tbody tr").count() == 2
     page.wait_for_selector("#rate-chart svg")
     page.screenshot(path=str(SHOTS / "topic.png"), full_page=True)
-    page.goto("/topics")
+    page.goto(f"/topics?q={name}")  # the list has pages: search finds it on any
     assert page.locator(f'#topics tr[data-topic="{name}"]').count() == 1
     page.screenshot(path=str(SHOTS / "topics.png"), full_page=True)
 
@@ -78,9 +78,42 @@ def test_see_a_consumer_groups_lag(page, cluster, make_topic, unique_name):
     topic, group = make_topic(1), unique_name("lag")
     produce(cluster.bootstrap_servers, topic, [f"m{i}" for i in range(12)])
     commit_group(cluster.bootstrap_servers, group, topic, 5)
-    page.goto("/groups")
-    assert page.locator(f'#groups tr[data-group="{group}"] .lag').inner_text() == "7"
+
+    def listed_lag() -> bool:  # a group the sampler has not reached yet says "sampling…"
+        page.goto("/groups")
+        return page.locator(f'#groups tr[data-group="{group}"] .lag').inner_text() == "7"
+
+    wait_for(listed_lag, 120, "the group's lag on the groups page")
     page.goto(f"/groups/{group}")
     assert page.locator("#total-lag").inner_text() == "7"
     page.wait_for_selector("#lag-chart svg path.kchart-line", state="attached", timeout=20_000)
     page.screenshot(path=str(SHOTS / "group.png"), full_page=True)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_of_every_page(browser, live_console, cluster, make_topic, unique_name,
+                                   scheme):
+    """Every page in the system's light and dark scheme (tests/artifacts/console/, not kept in
+    git); dark mode follows prefers-color-scheme."""
+    topic, group = make_topic(2), unique_name("shot")
+    produce(cluster.bootstrap_servers, topic, ['{"id": 1, "price": 1.10}', "plain text"],
+            key="k", headers=[("trace", b"abc"), ("bin", b"\xff\x00")])
+    commit_group(cluster.bootstrap_servers, group, topic, 1)
+    ctx = browser.new_context(base_url=live_console.url, color_scheme=scheme,
+                              viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        for name, path in [("overview", "/"), ("topics", "/topics"),
+                           ("topic", f"/topics/{topic}"),
+                           ("messages", f"/topics/{topic}/messages"),
+                           ("produce", f"/topics/{topic}/produce?partition=0&offset=0"),
+                           ("brokers", "/brokers"), ("broker", "/brokers/1"),
+                           ("groups", "/groups"), ("group", f"/group?group={group}"),
+                           ("error", "/topics/no-such-topic-shot")]:
+            page.goto(path)
+            page.screenshot(path=str(SHOTS / f"{name}-{scheme}.png"), full_page=True)
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert (background == "rgb(18, 21, 28)") == (scheme == "dark"), background
+    finally:
+        ctx.close()

@@ -31,3 +31,21 @@ def test_samples_over_another_partition_set_and_outside_the_window_are_ignored()
     e = estimate(samples, window=120)
     # From t=200 (same 3 partitions, within 120 s) to t=300: 500 consumed in 100 s.
     assert e["consume_rate"] == 5 and e["seconds_to_drain"] == 80
+
+
+def member_sample(t, lag, committed, high, members):
+    return LagSample(t, lag, committed, high, members, 3)
+
+
+def test_a_group_without_members_is_not_draining_whatever_its_history():
+    # Members consumed, then left with lag behind: no drain time (was "26s to drain").
+    e = estimate([member_sample(0, 900, 100, 1000, 2), member_sample(10, 500, 500, 1000, 2),
+                  member_sample(20, 500, 500, 1000, 0)])
+    assert e["draining"] is False and e["seconds_to_drain"] is None
+
+
+def test_an_offset_reset_is_not_consumption():
+    # No members; a reset moves committed 0 -> 1000 (to latest): nothing was consumed.
+    e = estimate([member_sample(0, 1000, 0, 1000, 0), member_sample(5, 0, 1000, 1000, 0),
+                  member_sample(10, 0, 1000, 1000, 1), member_sample(15, 0, 1000, 1000, 1)])
+    assert e["consume_rate"] == 0 and e["seconds_to_drain"] == 0

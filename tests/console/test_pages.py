@@ -81,3 +81,9 @@ def test_xss_message_key_value_and_headers_render_as_text(client, cluster, make_
     # The only scripts on the page are the console's own files.
     assert re.findall(r"<script[^>]*>", html) == [
         '<script src="/static/chart.js" defer>', '<script src="/static/app.js" defer>']
+
+
+def test_acl_page_without_an_authorizer_says_so(client):
+    r = client.get("/acls")
+    assert r.status_code == 200 and 'id="acls-unavailable"' in r.text
+    assert "no authorizer" in r.text

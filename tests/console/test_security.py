@@ -19,7 +19,7 @@ from .conftest import free_port, make_app, wait_for
 
 TOKEN = "s3cret-token-0123456789"
 #: Reachable without a token: the login form and its stylesheet/scripts (no cluster data).
-PUBLIC = {"/login"}
+PUBLIC = {"/login", "/favicon.ico"}
 #: POSTs that change no Kafka state and so stay allowed in read-only mode.
 SESSION_POSTS = {"/login", "/logout"}
 
@@ -218,3 +218,47 @@ def test_no_token_in_pages_or_api_responses():
     seen.append(str(dict(c.cookies)))
     blob = "\n".join(seen)
     assert TOKEN not in blob and VIEWER not in blob
+
+
+def test_host_and_origin_outside_the_allow_list_are_refused():
+    app = create_app(ClientConfig("127.0.0.1:1", timeout=1.0), sample_interval=0,
+                     allowed_hosts=["127.0.0.1", "localhost"])
+    c = TestClient(app, base_url="http://127.0.0.1:8080", raise_server_exceptions=False,
+                   follow_redirects=False)
+    assert c.get("/favicon.ico").status_code == 200
+    r = c.get("/favicon.ico", headers={"Host": "attacker.example"})
+    assert r.status_code == 403 and "attacker.example" in r.json()["error"]
+    token = c.get("/api/session").json()["csrf_token"]
+    r = c.post("/logout", headers={"X-CSRF-Token": token, "Origin": "http://attacker.example"})
+    assert r.status_code == 403 and "cross-origin" in r.json()["error"]
+    r = c.post("/logout", headers={"X-CSRF-Token": token, "Origin": "http://127.0.0.1:8080"})
+    assert r.status_code == 303
+
+
+def test_csp_head_and_favicon():
+    c = TestClient(_offline_app(auth=TOKEN), raise_server_exceptions=False)
+    csp = c.get("/login").headers["content-security-policy"]
+    assert "base-uri 'none'" in csp and "form-action 'self'" in csp
+    head = c.head("/login")
+    assert head.status_code == 200 and head.content == b""
+    assert c.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
+
+
+def test_cli_allow_list():
+    from kpoc.cli.console import host_allow_list
+
+    assert host_allow_list("0.0.0.0", ()) == ["*"]
+    assert "box.example" in host_allow_list("0.0.0.0", ("box.example",))
+    assert {"127.0.0.1", "localhost", "[::1]"} <= set(host_allow_list("127.0.0.1", ()))
+
+
+def test_access_log_says_who_did_what_on_stderr_without_secrets(capfd):
+    app = create_app(ClientConfig("127.0.0.1:1", timeout=1.0), sample_interval=0, auth=TOKEN,
+                     access_log=True)
+    c = TestClient(app, raise_server_exceptions=False)
+    c.get("/favicon.ico", headers={"Authorization": f"Bearer {TOKEN}"})
+    c.post("/api/topics", json={})
+    err = capfd.readouterr().err
+    assert "admin GET '/favicon.ico' 200" in err
+    assert "anonymous POST '/api/topics' 401" in err
+    assert TOKEN not in err

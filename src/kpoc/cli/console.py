@@ -45,6 +45,16 @@ def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster
     return local if ours & theirs else None
 
 
+def host_allow_list(bind: str, extra: tuple[str, ...]) -> list[str]:
+    """Host names a browser may use for the console: loopback names, the bound address and
+    ``--allowed-host``; bound to every interface without ``--allowed-host``, any (the token
+    guards it: binding there needs one)."""
+    if bind in ("0.0.0.0", "::") and not extra:
+        return ["*"]
+    named = [f"[{bind}]" if ":" in bind else bind, "localhost", "127.0.0.1", "[::1]"]
+    return named + list(extra)
+
+
 @click.command()
 @client_options
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KPOC_CONSOLE_HOST",
@@ -70,9 +80,18 @@ def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster
               envvar="KPOC_DATA_DIR",
               help="Local cluster directory, to show its brokers up/down and quorum leader "
                    "[env KPOC_DATA_DIR].")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              envvar="KPOC_CONSOLE_ALLOWED_HOSTS",
+              help="Another host name (or name:port) browsers reach the console by; requests "
+                   "naming any other Host are refused (DNS rebinding). Repeatable; '*' allows "
+                   "any [env KPOC_CONSOLE_ALLOWED_HOSTS, space-separated].")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              envvar="KPOC_CONSOLE_ACCESS_LOG",
+              help="One line per request on stderr: time, client, role, method, path, status "
+                   "[env KPOC_CONSOLE_ACCESS_LOG].")
 def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
             read_only_token: str | None, sample_interval: float, data_dir: Path | None,
-            **conn: Any) -> None:
+            allowed_hosts: tuple[str, ...], access_log: bool, **conn: Any) -> None:
     """Serve the web console: overview, topics, messages, consumer groups, lag history.
 
     Binds to 127.0.0.1 unless told otherwise; binding elsewhere requires --auth-token.
@@ -125,7 +144,8 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
     app = create_app(config, read_only=read_only, auth=auth_token,
                      read_only_auth=read_only_token,
                      local_cluster=managed_cluster(config, data_dir),
-                     sample_interval=sample_interval)
+                     sample_interval=sample_interval,
+                     allowed_hosts=host_allow_list(host, allowed_hosts), access_log=access_log)
     shown = f"[{host}]" if ":" in host else host
     out.print(f"kpoc console on http://{shown}:{http_port}  (Kafka {config.bootstrap_servers}"
               f"{', read-only' if read_only else ''}; Ctrl-C stops)", markup=False)

@@ -19,7 +19,7 @@ from .. import __version__
 from ..admin import Admin
 from ..cluster import LocalCluster
 from ..config import ClientConfig
-from ..errors import KpocError, NotFound
+from ..errors import AuthError, KafkaUnavailable, KpocError, NotFound, UsageError
 from ._lag import LagHistory
 from ._messages import Sender
 from ._security import Security
@@ -43,10 +43,22 @@ class Console:
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
                status_code: int = 200) -> Response:
         ctx = {"read_only": self.security.request_read_only(request),
+               "signed_in": getattr(request.state, "role", None) is not None,
                "auth": self.security.enabled,
                "csrf_token": self.security.csrf_token(request), "version": __version__,
                "bootstrap": self.config.bootstrap_servers, **(context or {})}
         return self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+_STATUS = ((KafkaUnavailable, 503), (NotFound, 404), (UsageError, 400), (AuthError, 403))
+
+
+def status_of(exc: KpocError) -> int:
+    """The HTTP status a kpoc error answers with."""
+    for cls, code in _STATUS:
+        if isinstance(exc, cls):
+            return code
+    return 502
 
 
 def console_of(request: Request) -> Console:

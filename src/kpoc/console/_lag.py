@@ -12,11 +12,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any
 
-from ..admin import Admin, GroupInfo
+from ..admin import Admin, GroupInfo, GroupSummary
 from ..config import ClientConfig
-from ..errors import KpocError, NotFound
+from ..errors import KpocError
 
 
 @dataclass(frozen=True)
@@ -38,22 +39,31 @@ def sample_of(info: GroupInfo, now: float | None = None) -> LagSample:
 
 
 def estimate(samples: list[LagSample], window: float = 120.0) -> dict[str, Any]:
-    """Consumption and production rates over the last ``window`` seconds and time to drain."""
+    """Consumption and production rates over the last ``window`` seconds and time to drain.
+
+    Consumption counts only committed-offset moves between two samples that both had members:
+    Kafka refuses an offset reset while a group has members, so a move without members is a
+    reset (or a tool's commit), not consumption. A group with no members is not draining."""
     out: dict[str, Any] = {"lag": samples[-1].lag if samples else None, "consume_rate": None,
                            "produce_rate": None, "seconds_to_drain": None, "draining": None}
-    if len(samples) < 2:
+    if not samples:
         return out
     last = samples[-1]
-    same = [s for s in samples[:-1]
-            if s.partitions == last.partitions and last.time - s.time <= window]
-    if not same:
+    if last.members == 0:
+        out["draining"] = last.lag == 0
+        if last.lag == 0:
+            out["seconds_to_drain"] = 0.0
         return out
-    first = same[0]
-    dt = last.time - first.time
-    if dt <= 0:
+    recent = [s for s in samples if last.time - s.time <= window]
+    pairs = [(a, b) for a, b in pairwise(recent)
+             if a.partitions == b.partitions and b.time > a.time]
+    if not pairs:
         return out
-    consume = max(last.committed - first.committed, 0) / dt
-    produce = max(last.high - first.high, 0) / dt
+    dt = sum(b.time - a.time for a, b in pairs)
+    consumed = sum(max(b.committed - a.committed, 0) for a, b in pairs
+                   if a.members and b.members)
+    produced = sum(max(b.high - a.high, 0) for a, b in pairs)
+    consume, produce = consumed / dt, produced / dt
     drain = consume - produce
     out.update(consume_rate=round(consume, 3), produce_rate=round(produce, 3))
     if last.lag == 0:
@@ -75,11 +85,15 @@ class LagHistory:
         self.keep = keep
         self.max_groups = max_groups
         self._samples: dict[str, deque[LagSample]] = {}
+        #: Each sampled group's last summary row (state, members, lag) and when it was taken.
+        self._latest: dict[str, tuple[float, GroupSummary]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.last_run: float | None = None
+        #: How long the last round took (many groups on a busy machine: longer than interval).
+        self.round_seconds = 0.0
 
     def start(self) -> None:
         if self.interval <= 0 or self._thread is not None:
@@ -102,46 +116,70 @@ class LagHistory:
                 self._stop.wait(max(self.interval - (time.monotonic() - started), 0.1))
 
     def sample(self, admin: Admin) -> None:
-        """One round over every group (at most ``max_groups``); errors are kept, not raised."""
+        """One round over every group; errors are kept, not raised."""
+        started = time.time()
         try:
-            groups = admin.list_groups()[: self.max_groups]
+            # Every group's summary row is kept (the groups page reads it); history only for
+            # the first max_groups (see record).
+            groups = admin.list_groups()
+        except KpocError as exc:
+            self.last_error = str(exc)
+            return
+        try:
+            infos = admin.describe_groups([g.group_id for g in groups],
+                                          types={g.group_id: g.type for g in groups})
         except KpocError as exc:
             self.last_error = str(exc)
             return
         seen = set()
-        for g in groups:
-            if self._stop.is_set():
-                return
-            try:
-                info = admin.describe_group(g.group_id, g.type)  # type known: no extra trip
-            except NotFound:
-                continue
-            except KpocError as exc:
-                self.last_error = str(exc)
-                continue
+        for info in infos.values():
             self.record(info)
-            seen.add(g.group_id)
+            seen.add(info.group_id)
         with self._lock:
             for gone in set(self._samples) - seen:
                 del self._samples[gone]
+            for gone in set(self._latest) - seen:
+                del self._latest[gone]
         self.last_error = None
+        self.round_seconds = time.time() - started
         self.last_run = time.time()
 
-    def record(self, info: GroupInfo) -> None:
+    def record(self, info: GroupInfo) -> LagSample:
+        sample = sample_of(info)
         with self._lock:
+            self._latest[info.group_id] = (sample.time, GroupSummary(
+                info.group_id, info.state, info.type, len(info.members), info.total_lag))
             dq = self._samples.get(info.group_id)
             if dq is None:
                 if len(self._samples) >= self.max_groups:
-                    return
+                    return sample
                 dq = self._samples[info.group_id] = deque(maxlen=self.keep)
-            dq.append(sample_of(info))
+            dq.append(sample)
+        return sample
+
+    def latest(self) -> dict[str, tuple[float, GroupSummary]]:
+        """The groups seen by the last two rounds: when, and their summary row then. Empty
+        when the sampler is off (nothing would keep the rows fresh)."""
+        if self.interval <= 0 or self._thread is None:
+            return {}
+        max_age = 2 * max(self.interval, self.round_seconds) + 1
+        now = time.time()
+        with self._lock:
+            return {g: v for g, v in self._latest.items() if now - v[0] <= max_age}
 
     def history(self, group: str) -> list[LagSample]:
         with self._lock:
             return list(self._samples.get(group, ()))
 
-    def to_dict(self, group: str) -> dict[str, Any]:
+    def to_dict(self, group: str, until: LagSample | None = None) -> dict[str, Any]:
+        """History and estimate; with ``until``, only up to that sample (one page, one snapshot:
+        the sampler may add a newer one while the page renders)."""
         samples = self.history(group)
+        if until is not None:
+            samples = [s for s in samples if s.time <= until.time]
+            if not samples or samples[-1] != until:
+                samples.append(until)
         return {"group_id": group, "interval": self.interval, "keep": self.keep,
                 "samples": [asdict(s) for s in samples], "estimate": estimate(samples),
+                "points": [[s.time, s.lag] for s in samples],
                 "sampler_error": self.last_error}

@@ -8,7 +8,7 @@ found and says that it stopped early. Filters are plain text or regular expressi
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import json
 import time
 import uuid
@@ -25,7 +25,7 @@ from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
 from ..cli._text import escape_text
 from ..config import ClientConfig
-from ..envelope import Record, parse_line
+from ..envelope import Record, encode_bytes, parse_line
 from ..errors import DeliveryError, KpocError, NotFound, UsageError
 from ..producer import DeliveryReport, Producer
 
@@ -111,6 +111,15 @@ class Browse:
     count: int = 50
     filter: Filter = field(default_factory=Filter)
     limit: int = MAX_COUNT
+    #: Paging: the page just before (older than) these offsets, per partition…
+    before: dict[int, int] | None = None
+    #: …or the page from these offsets on (newer).
+    after: dict[int, int] | None = None
+
+    @property
+    def backward(self) -> bool:
+        """Read the newest messages of a window (else the oldest from a start)."""
+        return self.before is not None or (self.mode == "newest" and self.after is None)
 
     def check(self) -> None:
         validate_topic_name(self.topic)
@@ -119,10 +128,12 @@ class Browse:
         if not 1 <= self.count <= self.limit:
             raise UsageError(f"count {self.count} is out of range", f"use 1..{self.limit}")
         if self.mode == "offset" and (self.offset is None or self.offset < 0):
-            raise UsageError("mode 'offset' needs an offset ≥ 0", "e.g. offset=0")
+            raise UsageError("reading from an offset needs the offset to start at",
+                             "type one (e.g. 0), or pick 'oldest first'")
         if self.mode == "timestamp" and (self.timestamp is None or self.timestamp < 0):
-            raise UsageError("mode 'timestamp' needs a timestamp in ms since the epoch",
-                             "e.g. timestamp=1732467000000")
+            raise UsageError("reading from a timestamp needs the time to start at",
+                             "type ms since the epoch or an ISO date-time "
+                             "(e.g. 2026-11-25T14:00, UTC unless it says otherwise)")
         if self.partition is not None and self.partition < 0:
             raise UsageError(f"partition {self.partition} is negative", "use 0 or more")
 
@@ -133,6 +144,13 @@ class BrowseResult:
     scanned: int
     complete: bool
     watermarks: dict[int, tuple[int, int]]
+    #: Cursors of the neighbouring pages: ``before`` the older one, ``after`` the newer one
+    #: (None when there is nothing that way).
+    before: dict[int, int] | None = None
+    after: dict[int, int] | None = None
+    #: Forward reads: where the next read continues so that it sees every message once (the
+    #: console's live tail polls with it).
+    resume: dict[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,7 +159,25 @@ class BrowseResult:
             "complete": self.complete,
             "watermarks": [{"partition": p, "low": lo, "high": hi}
                            for p, (lo, hi) in sorted(self.watermarks.items())],
+            "before": format_cursor(self.before), "after": format_cursor(self.after),
+            "resume": format_cursor(self.resume),
         }
+
+
+def format_cursor(cursor: dict[int, int] | None) -> str | None:
+    """``{0: 15, 1: 7}`` as ``0:15,1:7`` (the ``before``/``after`` query parameter)."""
+    return None if cursor is None else ",".join(f"{p}:{o}" for p, o in sorted(cursor.items()))
+
+
+def parse_cursor(text: str | None) -> dict[int, int] | None:
+    if not text:
+        return None
+    try:
+        pairs = [item.split(":") for item in text.split(",")]
+        return {int(p): int(o) for p, o in pairs}
+    except ValueError:
+        raise UsageError(f"invalid page cursor {text!r}",
+                         "use the page links, or partition:offset pairs like 0:15,1:7")
 
 
 def _consumer(config: ClientConfig) -> Consumer:
@@ -195,34 +231,45 @@ def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> 
                 raise translate(exc, config, f"watermarks of {query.topic}[{p}]") from None
             if marks[p] is None:
                 raise unavailable(config, "a watermark request")
-        starts = _starts(consumer, config, query, marks)
-        return _read(consumer, query, marks, starts, deadline, partial(reread_headers, config))
+        starts, ends = _window(consumer, config, query, marks)
+        return _read(consumer, query, marks, starts, ends, deadline,
+                     partial(reread_headers, config))
     finally:
         consumer.close()
 
 
-def _starts(consumer: Consumer, config: ClientConfig, q: Browse,
-            marks: dict[int, tuple[int, int]]) -> dict[int, int]:
-    if q.mode == "newest":
+def _window(consumer: Consumer, config: ClientConfig, q: Browse,
+            marks: dict[int, tuple[int, int]]) -> tuple[dict[int, int], dict[int, int]]:
+    """Per partition, where reading starts and the offset it must stay below."""
+    def clamp(p: int, off: int) -> int:
+        return min(max(off, marks[p][0]), marks[p][1])
+
+    ends = {p: hi for p, (_, hi) in marks.items()}
+    if q.before is not None:
+        ends = {p: clamp(p, q.before.get(p, marks[p][1])) for p in marks}
+    if q.backward:
         per = q.count if not q.filter.active else max(q.count, MAX_SCAN // len(marks))
-        return {p: max(lo, hi - per) for p, (lo, hi) in marks.items()}
+        return {p: max(marks[p][0], ends[p] - per) for p in marks}, ends
+    if q.after is not None:
+        return {p: clamp(p, q.after.get(p, marks[p][1])) for p in marks}, ends
     if q.mode == "oldest":
-        return {p: lo for p, (lo, _) in marks.items()}
+        return {p: lo for p, (lo, _) in marks.items()}, ends
     if q.mode == "offset":
-        return {p: min(max(int(q.offset or 0), lo), hi) for p, (lo, hi) in marks.items()}
+        return {p: clamp(p, int(q.offset or 0)) for p in marks}, ends
     req = [TopicPartition(q.topic, p, int(q.timestamp or 0)) for p in marks]
     try:
         found = consumer.offsets_for_times(req, timeout=config.timeout)
     except KafkaException as exc:
         raise translate(exc, config, "offsets for a timestamp") from None
     return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1]
-            for tp in found}
+            for tp in found}, ends
 
 
 def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
-          starts: dict[int, int], deadline: float,
+          starts: dict[int, int], ends: dict[int, int], deadline: float,
           reread: Callable[[str, int, int], Headers]) -> BrowseResult:
-    todo = {p: s for p, s in starts.items() if s < marks[p][1]}
+    todo = {p: s for p, s in starts.items() if s < ends[p]}
+    pos = dict(starts)  # per partition, the offset after the last one read
     found: dict[int, list[Record]] = {p: [] for p in marks}
     scanned = 0
     complete = True
@@ -240,24 +287,42 @@ def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
                     continue
                 raise KpocError(f"reading {q.topic}: {err.str()}")
             p = msg.partition()
-            if p not in todo:
+            if p not in todo or (msg.offset() or 0) >= ends[p]:
                 continue
             scanned += 1
+            pos[p] = (msg.offset() or 0) + 1
             rec = Record.from_message(msg, reread)
             if q.filter.matches(rec):
                 found[p].append(rec)
-                # Forward modes stop a partition once it has enough; 'newest' reads to the end.
-                if q.mode != "newest" and len(found[p]) >= q.count:
+                # Forward reads stop a partition once it has enough; backward ones read their
+                # whole window and keep its newest.
+                if not q.backward and len(found[p]) >= q.count:
                     _done(consumer, q.topic, todo, p)
                     continue
-            if (msg.offset() or 0) + 1 >= marks[p][1]:
+            if (msg.offset() or 0) + 1 >= ends[p]:
                 _done(consumer, q.topic, todo, p)
     records = [r for rs in found.values() for r in rs]
-    if q.mode == "newest":
-        records.sort(key=lambda r: (r.timestamp or 0, r.offset or 0), reverse=True)
-    else:
-        records.sort(key=lambda r: (r.timestamp or 0, r.partition or 0, r.offset or 0))
-    return BrowseResult(records[:q.count], scanned, complete, marks)
+    records.sort(key=lambda r: (r.timestamp or 0, r.partition or 0, r.offset or 0),
+                 reverse=q.backward)
+    page = records[:q.count]
+    shown: dict[int, list[int]] = {}
+    for r in page:
+        shown.setdefault(r.partition or 0, []).append(r.offset or 0)
+    # A partition with nothing on this page keeps its window edge: what it holds there is all
+    # on the older side (backward read) or the newer side (forward read).
+    edge = ends if q.backward else starts
+    before = {p: min(shown[p]) if p in shown else edge[p] for p in marks}
+    after = {p: max(shown[p]) + 1 if p in shown else edge[p] for p in marks}
+    # Messages found but cut from the page must be read again: resume after the page there.
+    cut = {r.partition or 0 for r in records[q.count:]}
+    resume = {p: after[p] if p in cut else pos[p] for p in marks}
+    page.sort(key=lambda r: (r.timestamp or 0, r.partition or 0, r.offset or 0),
+              reverse=q.mode == "newest")
+    return BrowseResult(
+        page, scanned, complete, marks,
+        before if any(before[p] > marks[p][0] for p in marks) else None,
+        after if any(after[p] < marks[p][1] for p in marks) else None,
+        None if q.backward else resume)
 
 
 def _done(consumer: Consumer, topic: str, todo: dict[int, int], p: int) -> None:
@@ -314,25 +379,33 @@ class Sender:
 
 
 def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
-    """``name=value`` per line (or a JSON object) into Kafka headers."""
-    text = (text or "").strip()
-    if not text:
+    """Kafka headers from the produce form: ``name=value`` per line, or JSON.
+
+    JSON is either an object ``{"name": "value"}`` or kpoc's envelope list
+    ``[{"key": …, "value": …, "encoding": "utf-8"|"base64"}]``, which holds any header exactly
+    (repeated names, null or binary values, newlines). Lines keep their value's bytes as typed:
+    nothing is stripped but the line break (a browser sends CRLF; see :func:`form_text`)."""
+    text = text or ""
+    if not text.strip():
         return []
-    if text.startswith("{"):
+    if text.lstrip().startswith(("{", "[")):
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"headers are not valid JSON: {exc.msg}",
                              'use {"name": "value"} or one name=value per line')
+        if isinstance(doc, list):
+            return list(Record.from_envelope({"value": None, "headers": doc}).headers)
         if not isinstance(doc, dict):
-            raise UsageError("headers JSON must be an object", 'e.g. {"trace": "abc"}')
+            raise UsageError("headers JSON must be an object or a list",
+                             'e.g. {"trace": "abc"}')
         try:
             return [(str(k), None if v is None else str(v).encode()) for k, v in doc.items()]
         except UnicodeEncodeError:
             raise UsageError("a header value holds a lone surrogate (not valid Unicode)",
                              "send binary header values through the API, base64-encoded")
     out: list[tuple[str, bytes | None]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         name, sep, value = line.partition("=")
@@ -340,6 +413,47 @@ def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
             raise UsageError(f"header line {n} is not name=value", "e.g. trace-id=abc123")
         out.append((name.strip(), value.encode()))
     return out
+
+
+def form_text(text: str) -> str:
+    """A textarea's value as the person typed it: browsers submit every line break as CRLF
+    (HTML's form encoding), and a textarea cannot hold a lone CR, so CRLF means LF."""
+    return text.replace("\r\n", "\n")
+
+
+#: Characters an HTML form cannot carry back unchanged (the parser turns NUL into U+FFFD and CR
+#: into LF); text holding one goes into the form as base64.
+_FORM_UNSAFE = ("\x00", "\r")
+
+
+def form_field(data: bytes | None, single_line: bool = False) -> tuple[str, str]:
+    """(text, encoding) to prefill a form field so that submitting it sends ``data`` again."""
+    text, enc = encode_bytes(data)
+    if text is None:
+        return "", "utf-8"
+    if single_line and not text:
+        return "", "base64"  # an empty key, not "no key" (what an empty text field means)
+    if enc == "utf-8" and (any(c in text for c in _FORM_UNSAFE)
+                           or (single_line and "\n" in text)):
+        return base64.b64encode(data or b"").decode("ascii"), "base64"
+    return text, enc
+
+
+def headers_field(headers: Iterable[tuple[str, bytes | None]]) -> str:
+    """Headers for the form: ``name=value`` lines when that notation holds them exactly, else
+    kpoc's JSON list (binary values, null values, line breaks, '=' in a name...)."""
+    headers = list(headers)
+    lines = []
+    for name, value in headers:
+        text, enc = encode_bytes(value)
+        if (text is None or enc != "utf-8" or name != name.strip() or not name
+                or "=" in name or name.startswith(("{", "["))
+                or any(c in name + text for c in ("\n", *_FORM_UNSAFE))):
+            return json.dumps([{"key": h["key"], "value": h["value"], "encoding": h["encoding"]}
+                               for h in Record(None, headers=headers).to_envelope()["headers"]],
+                              ensure_ascii=False)
+        lines.append(f"{name}={text}")
+    return "\n".join(lines)
 
 
 def read_import(data: bytes, max_lines: int = 100_000) -> list[Record]:
@@ -362,16 +476,68 @@ def read_import(data: bytes, max_lines: int = 100_000) -> list[Record]:
     return records
 
 
+def reindent_json(text: str, indent: str = "  ") -> str | None:
+    """``text`` re-indented when it is a JSON object or array, else None.
+
+    Only whitespace between tokens changes: numbers, strings, escapes and repeated keys stay as
+    stored (a parse-and-dump would turn 1.10 into 1.1, 1e400 into Infinity and drop a repeated
+    key), so the pretty form differs from the bytes in layout alone."""
+    stripped = text.strip()
+    if stripped[:1] not in ("{", "["):
+        return None
+
+    def no_constants(name: str) -> None:
+        raise ValueError(name)
+
+    try:
+        json.loads(stripped, parse_constant=no_constants)
+    except (ValueError, RecursionError):
+        return None
+    out: list[str] = []
+    depth = 0
+    i, n = 0, len(stripped)
+    while i < n:
+        c = stripped[i]
+        if c == '"':
+            j = i + 1
+            while stripped[j] != '"':
+                j += 2 if stripped[j] == "\\" else 1
+            out.append(stripped[i:j + 1])
+            i = j + 1
+            continue
+        if c in " \t\r\n":
+            pass
+        elif c in "{[":
+            close = "}" if c == "{" else "]"
+            k = i + 1
+            while k < n and stripped[k] in " \t\r\n":
+                k += 1
+            if k < n and stripped[k] == close:
+                out.append(c + close)
+                i = k + 1
+                continue
+            depth += 1
+            out.append(c + "\n" + indent * depth)
+        elif c in "}]":
+            depth -= 1
+            out.append("\n" + indent * depth + c)
+        elif c == ",":
+            out.append(",\n" + indent * depth)
+        elif c == ":":
+            out.append(": ")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def pretty(rec: Record) -> dict[str, Any]:
-    """A message for a page: text fields capped, JSON values pretty-printed."""
+    """A message for a page: text fields capped, JSON values re-indented (layout only)."""
     env = rec.to_envelope()
     value = env["value"]
     env["value_json"] = None
     if value is not None and env["value_encoding"] == "utf-8" and len(value) <= DISPLAY_CAP:
-        stripped = value.lstrip()
-        if stripped[:1] in ("{", "["):
-            with contextlib.suppress(ValueError):
-                env["value_json"] = json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+        env["value_json"] = reindent_json(value)
     env["value_cut"] = value is not None and len(value) > DISPLAY_CAP
     if env["value_cut"]:
         env["value"] = value[:DISPLAY_CAP]
@@ -379,6 +545,8 @@ def pretty(rec: Record) -> dict[str, Any]:
     for k in ("key", "value"):
         if env[k] is not None and env[f"{k}_encoding"] == "utf-8":
             env[k] = escape_text(env[k], keep_newlines=True)
+    if env["value_json"] is not None:
+        env["value_json"] = escape_text(env["value_json"], keep_newlines=True)
     for h in env["headers"]:
         h["key"] = escape_text(h["key"])
         if h["value"] is not None and h["encoding"] == "utf-8":

@@ -11,6 +11,9 @@
   adds that header on its own, so it cannot be forged cross-site).
 * Read-only (the whole console with ``--read-only``, or a read-only user): every POST except
   login/logout is refused with 403 on the server, whatever the pages show.
+* Host and Origin (against DNS rebinding): with an allow-list, a request whose ``Host`` names
+  another host, and a mutating request whose ``Origin`` does, is refused with 403 before
+  anything else runs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
@@ -33,7 +38,10 @@ SESSION_PATHS = {"/login", "/logout"}
 
 class Security:
     def __init__(self, token: str | None, read_only: bool = False,
-                 read_only_token: str | None = None) -> None:
+                 read_only_token: str | None = None,
+                 allowed_hosts: Sequence[str] | None = None) -> None:
+        self.allowed_hosts = None if allowed_hosts is None or "*" in allowed_hosts else {
+            h.strip().lower() for h in allowed_hosts if h.strip()}
         self.token = token or None
         self.read_only = read_only
         self._tokens = [(t, r) for t, r in ((self.token, Role.ADMIN),
@@ -84,8 +92,34 @@ class Security:
 
     @staticmethod
     def is_public(path: str) -> bool:
-        """Reachable without authentication: the login form and its stylesheet/scripts."""
-        return path == "/login" or path.startswith("/static/")
+        """Reachable without authentication: the login form, its assets and the icon."""
+        return path in ("/login", "/favicon.ico") or path.startswith("/static/")
+
+    # -- Host and Origin ------------------------------------------------------------------------
+    host_fix = ("open the console by an address it serves (e.g. http://127.0.0.1:PORT), or "
+                "start it with --allowed-host NAME")
+
+    def _allowed(self, host: str) -> bool:
+        assert self.allowed_hosts is not None
+        host = host.strip().lower()
+        if host in self.allowed_hosts:
+            return True
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return name in self.allowed_hosts
+
+    def refuse_origin(self, request: Request) -> str | None:
+        """Why this request is refused for its Host or Origin header, or None."""
+        if self.allowed_hosts is None:
+            return None
+        host = request.headers.get("host", "")
+        if not self._allowed(host):
+            return f"host {host!r} is not one this console serves"
+        origin = request.headers.get("origin")
+        if request.method not in SAFE_METHODS and origin is not None:
+            parts = urlsplit(origin)
+            if origin == "null" or parts.netloc.lower() != host.lower():
+                return f"cross-origin request from {origin!r} refused"
+        return None
 
     # -- CSRF -----------------------------------------------------------------------------------
     @staticmethod

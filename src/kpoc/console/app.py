@@ -8,15 +8,17 @@ code as the CLI's ``topics`` and ``groups`` commands.
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaException
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -26,8 +28,8 @@ from .. import __version__
 from .._client import translate
 from ..cluster import LocalCluster
 from ..config import ClientConfig
-from ..errors import AuthError, KafkaUnavailable, KpocError, NotFound, UsageError
-from ._context import Console
+from ..errors import KpocError
+from ._context import Console, status_of
 from ._lag import LagHistory
 from ._messages import Sender
 from ._security import SESSION_COOKIE, Security, new_session_id
@@ -44,6 +46,7 @@ def _templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["ms"] = _fmt_ms
+    env.filters["iso"] = _fmt_iso
     env.filters["duration"] = _fmt_duration
     return Jinja2Templates(env=env)
 
@@ -51,7 +54,11 @@ def _templates() -> Jinja2Templates:
 def _fmt_ms(ts: int | None) -> str:
     if ts is None:
         return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts / 1000)) + f".{ts % 1000:03d}Z"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts / 1000)) + f".{ts % 1000:03d} UTC"
+
+
+def _fmt_iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000)) + f".{ts % 1000:03d}Z"
 
 
 def _fmt_duration(seconds: float | None) -> str:
@@ -65,14 +72,17 @@ def _fmt_duration(seconds: float | None) -> str:
     return f"{s // 3600}h {s % 3600 // 60}m"
 
 
-_STATUS = ((KafkaUnavailable, 503), (NotFound, 404), (UsageError, 400), (AuthError, 403))
-
-
-def _status_of(exc: KpocError) -> int:
-    for cls, code in _STATUS:
-        if isinstance(exc, cls):
-            return code
-    return 502
+def _log_access(enabled: bool, method: str, request: Request, role: Any, status: int,
+                started: float) -> None:
+    """Who did what: one line per request on stderr (never a token, cookie or query value)."""
+    if not enabled:
+        return
+    client = request.client.host if request.client else "-"
+    who = getattr(role, "value", None) or "anonymous"
+    ms = (time.perf_counter() - started) * 1000
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {client} {who} "
+          f"{method} {request.url.path!r} {status} {ms:.0f}ms", file=sys.stderr,
+          flush=True)
 
 
 def _wants_json(request: Request) -> bool:
@@ -82,11 +92,15 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | None = None,
                read_only_auth: str | None = None, local_cluster: LocalCluster | None = None,
-               sample_interval: float = 5.0, history: int = 720) -> FastAPI:
+               sample_interval: float = 5.0, history: int = 720,
+               allowed_hosts: Sequence[str] | None = None, access_log: bool = False) -> FastAPI:
     """The console as an ASGI app; run it with uvicorn (``kpoc console`` does).
 
-    ``auth`` is the admin's token, ``read_only_auth`` a read-only user's."""
-    security = Security(auth, read_only, read_only_auth)
+    ``auth`` is the admin's token, ``read_only_auth`` a read-only user's. ``allowed_hosts``
+    (host names, optionally ``host:port``; ``*`` for any) is what a request's ``Host`` and a
+    mutating request's ``Origin`` must name, against DNS rebinding; None checks nothing (an
+    app embedded in tests). ``access_log`` writes one line per request on stderr."""
+    security = Security(auth, read_only, read_only_auth, allowed_hosts)
     console = Console(config, security, _templates(), LagHistory(config, sample_interval, history),
                       Sender(config), local_cluster)
 
@@ -118,6 +132,18 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
     @app.middleware("http")
     async def session_and_auth(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        method = request.method
+        head = method == "HEAD"
+        if head:  # answered as the GET it mirrors, without the body
+            request.scope["method"] = "GET"
+        refused = security.refuse_origin(request)
+        if refused is not None:
+            response: Response = JSONResponse({"error": refused, "fix": security.host_fix},
+                                              status_code=403)
+            _log_access(access_log, method, request, None, response.status_code,
+                        started)
+            return response
         new_sid = None
         if not request.cookies.get(SESSION_COOKIE):
             new_sid = new_session_id()
@@ -125,7 +151,7 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
         request.state.role = security.role(request)
         if request.state.role is None and not security.is_public(request.url.path):
             if _wants_json(request):
-                response: Response = JSONResponse(
+                response = JSONResponse(
                     {"error": "authentication required",
                      "fix": "send Authorization: Bearer <token> (the console's --auth-token)"},
                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
@@ -143,12 +169,21 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'")
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+        _log_access(access_log, method, request, request.state.role, response.status_code,
+                    started)
+        if head:
+            return Response(status_code=response.status_code, headers={
+                k: v for k, v in response.headers.items() if k.lower() != "content-length"})
         return response
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.exception_handler(KpocError)
     async def kpoc_error(request: Request, exc: KpocError) -> Response:
-        code = _status_of(exc)
+        code = status_of(exc)
         if _wants_json(request):
             return JSONResponse({"error": exc.message, "fix": exc.fix}, status_code=code)
         return console.render(request, "error.html", {"status": code, "error": exc.message,
@@ -184,8 +219,8 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
                                                       "fix": None, "unavailable": False},
                               status_code=422)
 
-    from .routes import groups, messages, overview, session, topics
+    from .routes import acls, brokers, groups, messages, overview, session, topics
 
-    for module in (session, overview, topics, messages, groups):
+    for module in (session, overview, brokers, topics, messages, groups, acls):
         app.include_router(module.router)
     return app

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from ...envelope import Record
-from ...errors import UsageError
-from .._context import Console, console_of
+from ...envelope import Record, decode_bytes
+from ...errors import KpocError, UsageError
+from .._context import Console, console_of, status_of
 from .._messages import (
     MAX_COUNT,
     MAX_EXPORT,
@@ -21,10 +22,16 @@ from .._messages import (
     Filter,
     browse,
     fetch_one,
+    form_field,
+    form_text,
+    format_cursor,
+    headers_field,
+    parse_cursor,
     parse_headers,
     pretty,
     read_import,
 )
+from .topics import topic_page_with
 
 router = APIRouter()
 MAX_UPLOAD = 10 * 1024 * 1024
@@ -66,11 +73,23 @@ def parse_timestamp(text: str | None) -> int | None:
     return int(when.timestamp() * 1000)
 
 
+def optional_int(text: str | None, what: str, example: str = "0") -> int | None:
+    """A form's number field: empty means "not given" (a browser sends ``offset=`` for an
+    empty box, and "all" partitions is the empty option), anything else must be an integer ≥ 0."""
+    if text is None or not text.strip():
+        return None
+    t = text.strip()
+    if not t.isdigit():
+        raise UsageError(f"{what} {text!r} is not a whole number ≥ 0",
+                         f"type one (e.g. {example}) or leave it empty")
+    return int(t)
+
+
 def _query(name: str, partition: int | None, mode: str, offset: int | None,
            timestamp: str | None, count: int, q: str | None, regex: bool, field: str,
-           limit: int = MAX_COUNT) -> Browse:
+           limit: int = MAX_COUNT, before: str | None = None, after: str | None = None) -> Browse:
     return Browse(name, partition, mode, offset, parse_timestamp(timestamp), count,
-                  Filter.build(q, regex, field), limit)
+                  Filter.build(q, regex, field), limit, parse_cursor(before), parse_cursor(after))
 
 
 def _browse(c: Console, query: Browse) -> BrowseResult:
@@ -82,21 +101,44 @@ def _produce(c: Console, topic: str, rec: Record, partition: int | None) -> dict
 
 
 class _Params:
-    """The browse query string, shared by the API, the page and the export."""
+    """The browse query string, shared by the API, the page and the export. Every field may be
+    empty, as a browser sends it for an untouched form: ``partition=&offset=&timestamp=``."""
 
-    def __init__(self, partition: int | None = Query(None, ge=0),
-                 mode: Mode = "newest", offset: int | None = Query(None, ge=0),
+    def __init__(self, partition: str | None = Query(None, max_length=10,
+                                                     description="empty or absent: all"),
+                 mode: Mode = "newest",
+                 offset: str | None = Query(None, max_length=20,
+                                            description="where mode=offset starts"),
                  timestamp: str | None = Query(None, max_length=40,
                                                description="ms since epoch or ISO date-time"),
                  q: str | None = Query(None, max_length=MAX_PATTERN,
                                        description="text (or regex) to find"),
-                 regex: bool = False, field: Field_ = "any") -> None:
-        self.partition, self.mode, self.offset, self.timestamp = partition, mode, offset, timestamp
-        self.q, self.regex, self.field = q, regex, field
+                 regex: bool = False, field: Field_ = "any",
+                 before: str | None = Query(None, max_length=20_000,
+                                            description="the page older than a page: its "
+                                                        "'before' cursor"),
+                 after: str | None = Query(None, max_length=20_000,
+                                           description="the page newer than a page: its "
+                                                       "'after' cursor")) -> None:
+        self.before, self.after = before, after
+        self.raw = {"partition": partition or "", "offset": offset or "",
+                    "timestamp": timestamp or ""}
+        self.mode, self.timestamp, self.q, self.regex, self.field = (
+            mode, timestamp, q, regex, field)
+        self.partition: int | None = None
+        self.offset: int | None = None
+        self.problem: UsageError | None = None
+        try:
+            self.partition = optional_int(partition, "partition")
+            self.offset = optional_int(offset, "offset", "42")
+        except UsageError as exc:
+            self.problem = exc
 
     def browse(self, name: str, count: int, limit: int = MAX_COUNT) -> Browse:
+        if self.problem is not None:
+            raise self.problem
         return _query(name, self.partition, self.mode, self.offset, self.timestamp, count,
-                      self.q, self.regex, self.field, limit)
+                      self.q, self.regex, self.field, limit, self.before, self.after)
 
 
 # -- API ----------------------------------------------------------------------------------------
@@ -133,6 +175,15 @@ def api_export(request: Request, name: str, p: Annotated[_Params, Depends()],
         "Content-Disposition": f'attachment; filename="{name}.jsonl"'})
 
 
+@router.get("/api/topics/{name}/message", tags=["messages"])
+def api_message(request: Request, name: str, partition: int = Query(ge=0),
+                offset: int = Query(ge=0)) -> Response:
+    """One message as kpoc's envelope (as a download: the console's "download" link)."""
+    rec = fetch_one(console_of(request).config, name, partition, offset)
+    return Response(rec.to_json() + "\n", media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}-{partition}-{offset}.json"'})
+
+
 async def _read_upload(file: UploadFile) -> bytes:
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
@@ -161,12 +212,27 @@ async def api_import(request: Request, name: str, file: Annotated[UploadFile, Fi
 
 @router.get("/topics/{name}/messages", include_in_schema=False)
 def messages_page(request: Request, name: str, p: Annotated[_Params, Depends()],
-                  count: int = Query(50, ge=1, le=MAX_COUNT),
+                  count: str | None = Query(None, max_length=10),
+                  view: Literal["pretty", "raw"] = "pretty",
                   produced: str | None = Query(None, pattern=r"^\d+:\d+$"),
                   imported: int | None = None) -> Response:
     c = console_of(request)
-    res = _browse(c, p.browse(name, count))
+    problem = None
+    res = BrowseResult([], 0, True, {})
+    shown = 50
+    try:
+        shown = optional_int(count, "count", "50") or 50
+        res = _browse(c, p.browse(name, shown))
+    except UsageError as exc:
+        # The form stays as the person filled it, with the problem above it.
+        problem = exc
+        if not res.watermarks:
+            res.watermarks = {i: (0, 0) for i in range(c.admin.partition_count(name))}
     notice = None
+    here = [(k, v) for k, v in request.query_params.multi_items()
+            if k not in ("before", "after", "produced", "imported")]
+    pages = {way: f"?{urlencode([*here, (way, format_cursor(cursor))])}"
+             for way, cursor in (("before", res.before), ("after", res.after)) if cursor}
     if produced:
         part, off = produced.split(":")
         notice = f"Produced to partition {int(part)} at offset {int(off)}."
@@ -174,47 +240,71 @@ def messages_page(request: Request, name: str, p: Annotated[_Params, Depends()],
         notice = f"Imported {imported} message(s)."
     return c.render(request, "messages.html", {
         "topic": name, "res": res, "messages": [pretty(r) for r in res.records], "p": p,
-        "count": count, "notice": notice, "page": "topics", "max_count": MAX_COUNT})
+        "count": count if count is not None else shown, "notice": notice, "page": "topics",
+        "max_count": MAX_COUNT, "problem": problem, "view": view, "pages": pages,
+        "tail_from": format_cursor({p: hi for p, (_, hi) in res.watermarks.items()}),
+        "internal": name.startswith("__")}, status_code=400 if problem else 200)
+
+
+def _writable(c: Console, request: Request, name: str) -> None:
+    """The produce form is for admins, and never for Kafka's internal topics."""
+    if c.security.request_read_only(request):
+        raise HTTPException(403, "read-only: producing needs the admin role")
+    if name.startswith("__"):
+        raise UsageError(f"{name!r} is one of Kafka's internal topics",
+                         "produce to your own topics; Kafka writes this one itself")
+
+
+def _produce_form(c: Console, request: Request, name: str, prefill: dict[str, Any],
+                  problem: KpocError | None = None) -> Response:
+    return c.render(request, "produce.html", {
+        "topic": name, "prefill": prefill, "partitions": c.admin.partition_count(name),
+        "page": "topics", "problem": problem}, status_code=status_of(problem) if problem else 200)
 
 
 @router.get("/topics/{name}/produce", include_in_schema=False)
 def produce_page(request: Request, name: str, partition: int | None = Query(None, ge=0),
                  offset: int | None = Query(None, ge=0)) -> Response:
-    """The produce form; with partition and offset, prefilled from that message."""
+    """The produce form; with partition and offset, prefilled with that message's exact bytes
+    (text where the form can carry it back unchanged, base64 where it cannot)."""
     c = console_of(request)
-    count = c.admin.partition_count(name)
-    prefill: dict[str, Any] = {"key": "", "value": "", "headers": "", "partition": ""}
+    _writable(c, request, name)
+    prefill: dict[str, Any] = {"key": "", "value": "", "headers": "", "partition": "",
+                               "key_encoding": "utf-8", "value_encoding": "utf-8"}
     if partition is not None and offset is not None:
         rec = fetch_one(c.config, name, partition, offset)
-        env = rec.to_envelope()
-        if env["key_encoding"] != "utf-8" or env["value_encoding"] != "utf-8" or any(
-                h["encoding"] != "utf-8" for h in env["headers"]):
-            raise UsageError("this message has binary content the form cannot hold",
-                             "use the API (POST /api/topics/{name}/messages) with base64")
-        prefill = {"key": env["key"] or "", "value": env["value"] or "",
-                   "headers": "\n".join(f"{h['key']}={h['value'] or ''}"
-                                        for h in env["headers"]),
-                   "partition": "", "again": f"{partition}:{offset}",
-                   "value_null": env["value"] is None}
-    return c.render(request, "produce.html", {"topic": name, "prefill": prefill,
-                                              "partitions": count, "page": "topics"})
+        key, key_enc = form_field(rec.key, single_line=True)
+        value, value_enc = form_field(rec.value)
+        prefill = {"key": key, "key_encoding": key_enc, "key_null": rec.key is None,
+                   "value": value, "value_encoding": value_enc,
+                   "value_null": rec.value is None, "headers": headers_field(rec.headers),
+                   "partition": "", "again": f"{partition}:{offset}"}
+    return _produce_form(c, request, name, prefill)
 
 
 @router.post("/topics/{name}/produce", include_in_schema=False)
 def produce_form(request: Request, name: str, key: str = Form(""), value: str = Form(""),
                  headers: str = Form(""), partition: str = Form(""),
+                 key_encoding: Literal["utf-8", "base64"] = Form("utf-8"),
+                 value_encoding: Literal["utf-8", "base64"] = Form("utf-8"),
                  value_null: bool = Form(False)) -> Response:
     c = console_of(request)
-    part = None
-    if partition.strip():
-        if not partition.strip().isdigit():
-            raise UsageError(f"partition {partition!r} is not a number", "leave it empty or 0..")
-        part = int(partition.strip())
-    rec = Record(value=None if value_null else value.encode(),
-                 key=key.encode() if key else None, headers=tuple(parse_headers(headers)))
-    rep = _produce(c, name, rec, part)
-    return RedirectResponse(f"/topics/{name}/messages?produced={rep['partition']}:"
-                            f"{rep['offset']}", status_code=303)
+    _writable(c, request, name)
+    value = form_text(value)
+    try:
+        part = optional_int(partition, "partition")
+        rec = Record(value=None if value_null else decode_bytes(value, value_encoding),
+                     key=decode_bytes(key, key_encoding) if key or key_encoding == "base64"
+                     else None,
+                     headers=tuple(parse_headers(form_text(headers))))
+        rep = _produce(c, name, rec, part)
+    except UsageError as exc:
+        return _produce_form(c, request, name, {
+            "key": key, "key_encoding": key_encoding, "value": value,
+            "value_encoding": value_encoding, "value_null": value_null,
+            "headers": form_text(headers), "partition": partition}, exc)
+    return RedirectResponse(f"/topics/{quote(name, safe='')}/messages?produced="
+                            f"{rep['partition']}:{rep['offset']}", status_code=303)
 
 
 @router.post("/topics/{name}/import", include_in_schema=False)
@@ -222,7 +312,12 @@ async def import_form(request: Request, name: str, file: Annotated[UploadFile, F
                       keep_partition: bool = Form(False)) -> Response:
     from starlette.concurrency import run_in_threadpool
 
-    data = await _read_upload(file)
-    res = await run_in_threadpool(_import, console_of(request), name, data, keep_partition)
-    return RedirectResponse(f"/topics/{name}/messages?imported={res['produced']}",
+    c = console_of(request)
+    try:
+        data = await _read_upload(file)
+        res = await run_in_threadpool(_import, c, name, data, keep_partition)
+    except UsageError as exc:
+        return await run_in_threadpool(topic_page_with, c, request, name, problem=exc,
+                                       where="import")
+    return RedirectResponse(f"/topics/{quote(name, safe='')}/messages?imported={res['produced']}",
                             status_code=303)

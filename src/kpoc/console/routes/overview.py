@@ -50,12 +50,15 @@ def build_overview(c: Console) -> dict[str, Any]:
                                        "quorum_leader": False})
     down = {i for i, b in brokers.items() if not b["up"]}
     unhealthy = []
-    urp = offline = partitions = 0
+    urp = offline = partitions = internal_partitions = 0
     for t in topics:
         t_urp = sum(1 for p in t.partitions
                     if p.under_replicated or any(r in down for r in p.replicas))
         t_off = sum(1 for p in t.partitions if p.offline or p.leader in down)
-        partitions += len(t.partitions)
+        if t.internal:
+            internal_partitions += len(t.partitions)
+        else:
+            partitions += len(t.partitions)
         urp += t_urp
         offline += t_off
         if t_urp or t_off:
@@ -69,10 +72,12 @@ def build_overview(c: Console) -> dict[str, Any]:
         "brokers_up": len(brokers) - len(down),
         "brokers_down": len(down),
         "quorum_leader": quorum_leader,
-        "controller_id": info.controller_id,
+        # Not the metadata's controller id: in KRaft a broker names a random live broker there
+        # (clients cannot reach controllers), so it changes between requests.
         "topics": sum(1 for t in topics if not t.internal),
         "internal_topics": sum(1 for t in topics if t.internal),
         "partitions": partitions,
+        "internal_partitions": internal_partitions,
         "under_replicated": urp,
         "offline": offline,
         "unhealthy_topics": unhealthy[:50],
