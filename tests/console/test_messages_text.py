@@ -35,7 +35,7 @@ def test_reindent_leaves_non_json_and_non_standard_json_alone(text):
 def test_import_splits_lines_on_lf_only():
     values = ["a\u2028b", "c\u2029d", "e\u0085f", "g\rh"]
     data = "".join(Record(v.encode()).to_json() + "\n" for v in values).encode()
-    assert [r.value for r in read_import(data, "t")] == [v.encode() for v in values]
+    assert [r.value for r in read_import(data)] == [v.encode() for v in values]
 
 
 def test_form_fields_carry_bytes_back_exactly():
