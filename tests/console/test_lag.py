@@ -49,3 +49,22 @@ def test_an_offset_reset_is_not_consumption():
     e = estimate([member_sample(0, 1000, 0, 1000, 0), member_sample(5, 0, 1000, 1000, 0),
                   member_sample(10, 0, 1000, 1000, 1), member_sample(15, 0, 1000, 1000, 1)])
     assert e["consume_rate"] == 0 and e["seconds_to_drain"] == 0
+
+
+def test_history_beyond_max_groups_goes_to_the_groups_looked_at():
+    from kpoc.admin import GroupInfo
+    from kpoc.config import ClientConfig
+    from kpoc.console._lag import LagHistory
+
+    hist = LagHistory(ClientConfig("127.0.0.1:1"), interval=0, max_groups=2)
+
+    def info(name):
+        return GroupInfo(name, "EMPTY", "CLASSIC", "", None, [], [])
+
+    for name in ("a", "b", "c"):
+        hist.record(info(name))
+    assert [len(hist.history(g)) for g in "abc"] == [1, 1, 0]  # c: over the bound
+    hist.record(info("c"), viewed=True)
+    assert len(hist.history("c")) == 1 and sum(len(hist.history(g)) for g in "ab") == 1
+    hist.record(info("d"), viewed=True)  # evicts a never-viewed group, not c
+    assert len(hist.history("c")) == 1 and len(hist.history("d")) == 1

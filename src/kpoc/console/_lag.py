@@ -87,6 +87,8 @@ class LagHistory:
         self._samples: dict[str, deque[LagSample]] = {}
         #: Each sampled group's last summary row (state, members, lag) and when it was taken.
         self._latest: dict[str, tuple[float, GroupSummary]] = {}
+        #: When each group's page was last looked at (decides whose history is kept).
+        self._viewed: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,19 +142,27 @@ class LagHistory:
                 del self._samples[gone]
             for gone in set(self._latest) - seen:
                 del self._latest[gone]
+                self._viewed.pop(gone, None)
         self.last_error = None
         self.round_seconds = time.time() - started
         self.last_run = time.time()
 
-    def record(self, info: GroupInfo) -> LagSample:
+    def record(self, info: GroupInfo, viewed: bool = False) -> LagSample:
+        """Keep a sample of ``info``. History is kept for ``max_groups`` groups: beyond that a
+        group gets one only when someone looks at it (``viewed``), in place of the group looked
+        at least recently (never, for most)."""
         sample = sample_of(info)
         with self._lock:
             self._latest[info.group_id] = (sample.time, GroupSummary(
                 info.group_id, info.state, info.type, len(info.members), info.total_lag))
+            if viewed:
+                self._viewed[info.group_id] = sample.time
             dq = self._samples.get(info.group_id)
             if dq is None:
                 if len(self._samples) >= self.max_groups:
-                    return sample
+                    if not viewed:
+                        return sample
+                    del self._samples[min(self._samples, key=lambda g: self._viewed.get(g, 0))]
                 dq = self._samples[info.group_id] = deque(maxlen=self.keep)
             dq.append(sample)
         return sample

@@ -82,7 +82,7 @@ def assignment_map(info: GroupInfo) -> dict[str, Any]:
 def detail(c: Console, group: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The group now and its lag history up to this very sample: one snapshot per render."""
     info = retry(lambda: c.admin.describe_group(group))
-    sample = c.lag.record(info)
+    sample = c.lag.record(info, viewed=True)
     d = info.to_dict()
     d["assignment_map"] = assignment_map(info)
     return d, c.lag.to_dict(group, until=sample)
