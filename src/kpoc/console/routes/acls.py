@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from ...acls import OPERATIONS, RESOURCE_TYPES, AclSpec, add_acls, list_acls, remove_acls
-from ...errors import KpocError, UsageError
+from ...errors import KpocError
 from .._context import Console, console_of, status_of
 
 router = APIRouter()
@@ -85,7 +85,9 @@ def acls_form(request: Request, action: Literal["add", "remove"] = Form("add"),
             add_acls(c.config, spec)
         else:
             remove_acls(c.config, spec)
-    except UsageError as exc:
+    except KpocError as exc:  # also Kafka's "no authorizer" or "not authorised": on the page
+        if status_of(exc) == 503:
+            raise
         return _acls_page(c, request, problem=exc, form=form)
     return RedirectResponse(f"/acls?done={'added' if action == 'add' else 'removed'}",
                             status_code=303)
