@@ -226,7 +226,8 @@ def test_doctor_from_the_host_finds_no_problem(stack: Stack) -> None:
 
 def test_sigkilled_broker_loses_no_acknowledged_message_and_rejoins(stack: Stack) -> None:
     topic = "kill-test"
-    r = stack.kpoc("topics", "create", topic, "--partitions", "3", "--replication-factor", "3")
+    r = stack.kpoc("topics", "create", topic, "--partitions", "3", "--replication-factor", "3",
+                   "--timeout", "120", timeout=180)
     assert r.returncode == 0, r.stderr
     producer = subprocess.Popen(
         [sys.executable, "-m", "kpoc", "produce", "--topic", topic, "-K", ":", "-o", "json",

@@ -218,6 +218,15 @@ def compose_document() -> dict[str, Any]:
         ["consume", "--group", GROUP, TOPIC],
         after="producer",
         deploy={"replicas": CONSUMERS},
+        # The image's check (`kpoc doctor`), with room for a saturated machine: its 20 s bound
+        # made a consumer unhealthy, and `up --wait` fail, on one running seven test suites.
+        healthcheck={
+            "test": ["CMD", "kpoc", "doctor", "--no-topic", "--timeout", "10"],
+            "interval": "30s",
+            "timeout": "60s",
+            "retries": 5,
+            "start_period": "60s",
+        },
         restart="unless-stopped",
     )
     return {
