@@ -1,15 +1,17 @@
 # kpoc in a container: `docker build -t kpoc .` then `docker run --rm kpoc --help`.
 # Stage 1 builds the wheel; stage 2 installs only the wheel and its dependencies (confluent-kafka's
 # wheels bundle librdkafka, so the final image needs no compiler) and runs as a non-root user.
+# PYTHON_IMAGE names the base image of both stages (the container test passes a stand-in).
+ARG PYTHON_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 RUN pip install --no-cache-dir build==1.2.2.post1
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN python -m build --wheel --outdir /dist
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 KPOC := $(VENV)/bin/kpoc
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps jars demo test test-fast lint clean compose check-containers bench bench-quick bench-console chaos
+.PHONY: help setup system-deps jars demo test test-fast lint clean compose check-containers test-containers bench bench-quick bench-console chaos
 
 help:
 	@echo "make demo   - set up, start a local 3-node Kafka cluster, run the demo"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff + mypy"
 	@echo "make compose          - regenerate docker-compose.yml from kpoc cluster's settings"
 	@echo "make check-containers - hadolint the Dockerfile, validate docker-compose.yml (no engine)"
+	@echo "make test-containers  - the compose stack on a real Docker engine (root; see README)"
 	@echo "make bench  - kpoc vs kcat and Kafka's Java perf tools (< 15 min; bench-quick < 2 min)"
 	@echo "make chaos  - fault scenarios 1-7 at full size on their own cluster"
 
@@ -71,7 +72,7 @@ lint: $(VENV)/.installed
 compose: $(VENV)/.installed
 	$(PY) -m kpoc.cluster.compose docker-compose.yml
 
-# No Docker engine on these machines: lint and validate what can be checked without one.
+# Without an engine: lint and validate what can be checked statically (test-containers runs it).
 COMPOSE_SCHEMA_DIR := $(HOME)/.cache/kpoc/dclint-3.1.0
 COMPOSE_SCHEMA := $(COMPOSE_SCHEMA_DIR)/schemas/compose.schema.json
 
@@ -90,6 +91,11 @@ check-containers: system-deps $(VENV)/.containers $(COMPOSE_SCHEMA)
 	$(VENV)/bin/check-jsonschema --schemafile $(COMPOSE_SCHEMA) docker-compose.yml
 	$(PY) -m kpoc.cluster.compose | diff -u docker-compose.yml - \
 	  || { echo "docker-compose.yml is stale: run make compose" >&2; exit 1; }
+# The compose stack on a real Docker engine: installs docker.io and mmdebstrap, starts dockerd when
+# none answers (and stops it), builds Compose v2 once and the stand-in images (containers/).
+test-containers: setup
+	containers/test.sh
+
 # Benchmarks (docs/benchmarks.md): full run < 15 min; quick is CI's smoke test (non-zero exit on a
 # missing or zero figure). BENCH_ARGS passes options, e.g. BENCH_ARGS="--port 28092".
 BENCH_ARGS ?=

@@ -9,6 +9,8 @@ they happen through ``on_event``.
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -94,6 +96,12 @@ def protocol_properties(protocol: str | None, config: ClientConfig,
     return {**kept, "group.protocol": "consumer"}
 
 
+def default_client_id() -> str:
+    """``kpoc-<host>-<pid>``, so a group's members are told apart (librdkafka names every
+    client ``rdkafka``); a container's host name is its id. ``-X client.id=…`` overrides it."""
+    return f"kpoc-{socket.gethostname()}-{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class StartPosition:
     """Where to start reading: ``kind`` is beginning, end, offset, last or timestamp."""
@@ -176,7 +184,8 @@ class Consumer:
         self.manual = partitions
         self._on_event = on_event or (lambda _e: None)
         self._defaults = protocol_properties(
-            protocol, config, {**CONSUMER_DEFAULTS, "group.id": group, **(defaults or {})})
+            protocol, config, {**CONSUMER_DEFAULTS, "client.id": default_client_id(),
+                               "group.id": group, **(defaults or {})})
         self.protocol = str(self._defaults["group.protocol"])
         self._client: _RdConsumer | None = None
         self.assigned: set[tuple[str, int]] = set()

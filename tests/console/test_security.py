@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 
 import httpx
 import pytest
@@ -129,11 +130,42 @@ def _kpoc(*args, env=None, timeout=30):
                           timeout=timeout, env=env)
 
 
-def test_cli_refuses_a_public_bind_without_a_token(kpoc_env):
-    r = _kpoc("console", "--host", "0.0.0.0", "--port", str(free_port()), env=kpoc_env)
-    assert r.returncode == 2 and "--auth-token" in r.stderr and "Traceback" not in r.stderr
+def test_cli_refuses_a_short_token(kpoc_env):
     r = _kpoc("console", "--auth-token", "short", env=kpoc_env)
-    assert r.returncode == 2 and "at least 16" in r.stderr
+    assert r.returncode == 2 and "at least 16" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_generates_and_requires_a_token_for_a_public_bind(kpoc_env, cluster):
+    """Off loopback with no token (an empty KPOC_CONSOLE_TOKEN, as compose passes when none is
+    exported): a generated token, printed once with the login link, and required."""
+    port = free_port()
+    env = {**kpoc_env, "KPOC_CONSOLE_TOKEN": "", "KPOC_CONSOLE_URL": "http://127.0.0.1:18080/"}
+    proc = subprocess.Popen([sys.executable, "-m", "kpoc", "console", "--host", "0.0.0.0",
+                             "--port", str(port), "--sample-interval", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
+    reader.start()
+    try:
+        printed = wait_for(lambda: re.search(
+            r"this run's token is ([0-9a-f]{32})\nlog in at http://127\.0\.0\.1:18080/login",
+            "".join(lines)), 40, "the generated token and login link on stderr")
+        token = printed[1]
+
+        def overview(headers):
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/overview", timeout=5,
+                                 headers=headers)
+            except httpx.HTTPError:
+                return None
+        assert wait_for(lambda: overview({}), 40, "kpoc console to answer").status_code == 401
+        r = overview({"Authorization": f"Bearer {token}"})
+        assert r is not None and r.status_code == 200 and r.json()["brokers_up"] >= 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    reader.join(timeout=20)
+    assert "".join(lines).count(token) == 1  # printed once, nowhere else
 
 
 def test_cli_serves_the_console(kpoc_env, cluster):

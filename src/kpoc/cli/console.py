@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import socket
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,8 @@ def host_allow_list(bind: str, extra: tuple[str, ...]) -> list[str]:
 @click.command()
 @client_options
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KPOC_CONSOLE_HOST",
-              help="Address to bind; anything but loopback needs --auth-token "
-                   "[env KPOC_CONSOLE_HOST].")
+              help="Address to bind; anything but loopback requires a token: --auth-token, "
+                   "else one generated and printed [env KPOC_CONSOLE_HOST].")
 @click.option("--port", "http_port", default=8080, show_default=True, type=int,
               envvar="KPOC_CONSOLE_PORT", help="HTTP port [env KPOC_CONSOLE_PORT].")
 @click.option("--read-only", is_flag=True, envvar="KPOC_CONSOLE_READ_ONLY",
@@ -67,6 +68,9 @@ def host_allow_list(bind: str, extra: tuple[str, ...]) -> list[str]:
 @click.option("--auth-token", envvar="KPOC_CONSOLE_TOKEN", metavar="TOKEN",
               help=f"Require this token (≥ {MIN_TOKEN} characters): bearer header or login "
                    "page [env KPOC_CONSOLE_TOKEN].")
+@click.option("--public-url", envvar="KPOC_CONSOLE_URL", metavar="URL",
+              help="Where people open the console (e.g. a container's published port), for "
+                   "the login link printed with a generated token [env KPOC_CONSOLE_URL].")
 @click.option("--read-only-token", envvar=[READ_ONLY_TOKEN_ENV, _OLD_READ_ONLY_TOKEN_ENV],
               metavar="TOKEN",
               help="A second token that logs in with the read-only role: it can look at "
@@ -90,11 +94,13 @@ def host_allow_list(bind: str, extra: tuple[str, ...]) -> list[str]:
               help="One line per request on stderr: time, client, role, method, path, status "
                    "[env KPOC_CONSOLE_ACCESS_LOG].")
 def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
-            read_only_token: str | None, sample_interval: float, data_dir: Path | None,
-            allowed_hosts: tuple[str, ...], access_log: bool, **conn: Any) -> None:
+            public_url: str | None, read_only_token: str | None, sample_interval: float,
+            data_dir: Path | None, allowed_hosts: tuple[str, ...], access_log: bool,
+            **conn: Any) -> None:
     """Serve the web console: overview, topics, messages, consumer groups, lag history.
 
-    Binds to 127.0.0.1 unless told otherwise; binding elsewhere requires --auth-token.
+    Binds to 127.0.0.1 unless told otherwise. Bound elsewhere without --auth-token, it
+    generates a token and prints it with a login link on stderr (as Jupyter does).
     The JSON API is under /api, its OpenAPI document at /openapi.json.
 
     \b
@@ -103,6 +109,7 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
       kpoc console --read-only --port 9000
       kpoc console --auth-token "$ADMIN_TOKEN" --read-only-token "$VIEWER_TOKEN"
       KPOC_CONSOLE_TOKEN=$(openssl rand -hex 16) kpoc console --host 0.0.0.0
+      kpoc console --host 0.0.0.0           # prints a generated token and a login link
     """
     try:
         import uvicorn
@@ -112,6 +119,7 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
         raise PrerequisiteError(f"the web console needs {exc.name}, which is not installed",
                                 "install the console extra: pip install 'kpoc[console]'")
 
+    auth_token = auth_token or None  # an empty KPOC_CONSOLE_TOKEN (compose's default) is none
     if auth_token is not None and len(auth_token) < MIN_TOKEN:
         raise UsageError(f"--auth-token is {len(auth_token)} characters long",
                          f"use at least {MIN_TOKEN}, e.g. $(openssl rand -hex 16)")
@@ -125,9 +133,9 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
         if len(read_only_token) < MIN_TOKEN or read_only_token == auth_token:
             raise UsageError("--read-only-token must be a different token of at least "
                              f"{MIN_TOKEN} characters", "e.g. $(openssl rand -hex 16)")
-    if not is_loopback(host) and not auth_token:
-        raise UsageError(f"binding to {host} exposes the console beyond this machine",
-                         "set --auth-token / KPOC_CONSOLE_TOKEN, or keep --host 127.0.0.1")
+    generated = not is_loopback(host) and not auth_token
+    if generated:  # beyond this machine, never without a token
+        auth_token = secrets.token_hex(16)
     if not 0 < http_port < 65536:
         raise UsageError(f"--port {http_port} is out of range", "use 1..65535")
     if sample_interval < 0:
@@ -150,4 +158,9 @@ def console(host: str, http_port: int, read_only: bool, auth_token: str | None,
     out.print(f"kpoc console on http://{shown}:{http_port}  (Kafka {config.bootstrap_servers}"
               f"{', read-only' if read_only else ''}; Ctrl-C stops)", markup=False)
     err.print("[dim]JSON API under /api · OpenAPI document: /openapi.json[/]")
+    if generated:
+        base = (public_url or f"http://{shown}:{http_port}").rstrip("/")
+        err.print(f"no --auth-token given, so this run's token is {auth_token}\n"
+                  f"log in at {base}/login with it (or send Authorization: Bearer <token>)",
+                  markup=False)
     uvicorn.run(app, host=host, port=http_port, log_level="warning", access_log=False)

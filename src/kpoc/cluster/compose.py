@@ -29,7 +29,12 @@ TOPIC = "teste"
 GROUP = "demo"
 CONSUMERS = 4
 DEMO_MESSAGES = 100
-KPOC_IMAGE = "kpoc:local"
+KPOC_IMAGE = "${KPOC_IMAGE:-kpoc:local}"  # what `docker compose build` tags
+CONSOLE_PORT = 8080
+#: The official images, overridable from the environment (the container test passes stand-ins
+#: built on this machine through these variables; an official name is never retagged).
+KAFKA_IMAGE = f"${{KAFKA_IMAGE:-apache/kafka:{KAFKA_VERSION}}}"
+PYTHON_IMAGE = "${PYTHON_IMAGE:-python:3.11-slim}"  # the Dockerfile's ARG PYTHON_IMAGE default
 
 #: Properties that name addresses or paths, so necessarily differ between a container network
 #: and local JVM processes. Every other property must equal ``kpoc cluster``'s.
@@ -51,12 +56,16 @@ HEADER = """\
 # Three Apache Kafka {version} brokers in KRaft combined mode (broker + controller each), reachable
 # from the host on 127.0.0.1:9092-9094 (so the same `kpoc` commands work) and from the other
 # containers on kafka-N:{internal}. `init` creates the topic `{topic}` once every broker is healthy;
-# then `console` (http://127.0.0.1:8080), {consumers} `consumer` replicas in group `{group}` and a
-# `producer` of {count} demo messages (5 a second) start.
+# then `producer` sends {count} keyed demo messages (a delivery report each) and exits, and then
+# `console` (http://127.0.0.1:8080) and {consumers} `consumer` replicas in group `{group}` start.
 #
-#   export KPOC_CONSOLE_TOKEN=$(openssl rand -hex 16)   # the console's login token
-#   docker compose up -d --build
-#   kpoc doctor                      # from the host: are the advertised addresses reachable?
+#   docker compose up -d --build --wait   # returns once all is up, healthy, and produced
+#   docker compose logs console           # its login URL (unless KPOC_CONSOLE_TOKEN is set)
+#   kpoc doctor                           # from the host: are the advertised addresses reachable?
+#
+# Host ports: KAFKA_1_HOST_PORT..KAFKA_3_HOST_PORT (9092-9094), CONSOLE_HOST_PORT (8080), all on
+# 127.0.0.1 only. Images: KAFKA_IMAGE (apache/kafka:{version}), PYTHON_IMAGE (python:3.11-slim),
+# KPOC_IMAGE (kpoc:local, the one built here).
 """
 
 
@@ -82,17 +91,18 @@ def broker_properties(node: NodeSpec, nodes: list[NodeSpec]) -> dict[str, str]:
     """``kpoc cluster``'s properties for ``node``, with container addresses.
 
     Three listeners: PLAINTEXT (inter-broker and other containers, ``kafka-N:19092``), HOST
-    (published on 127.0.0.1, advertised as such) and CONTROLLER (the KRaft quorum).
+    (inside the container on 909N, published on 127.0.0.1 at :func:`host_port` and advertised as
+    that) and CONTROLLER (the KRaft quorum).
     """
     props = node_properties(node, nodes, DATA_DIR)
-    host_port = HOST_PORT + node.node_id - 1
     props.update({
         "listeners": (
-            f"PLAINTEXT://:{node.client_port},HOST://:{host_port},"
+            f"PLAINTEXT://:{node.client_port},HOST://:{HOST_PORT + node.node_id - 1},"
             f"CONTROLLER://:{node.controller_port}"
         ),
         "advertised.listeners": (
-            f"PLAINTEXT://{node.host}:{node.client_port},HOST://127.0.0.1:{host_port}"
+            f"PLAINTEXT://{node.host}:{node.client_port},"
+            f"HOST://127.0.0.1:{host_port(node.node_id)}"
         ),
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,HOST:PLAINTEXT",
     })
@@ -111,17 +121,23 @@ def prop_name(env: str) -> str:
         "\0", "-").replace("\1", "_")
 
 
+def host_port(node_id: int) -> str:
+    """The host port of node ``node_id``'s HOST listener: ``KAFKA_N_HOST_PORT``, default 909N+1."""
+    return f"${{KAFKA_{node_id}_HOST_PORT:-{HOST_PORT + node_id - 1}}}"
+
+
 def bootstrap_internal() -> str:
     return ",".join(f"{service_name(n.node_id)}:{INTERNAL_PORT}" for n in node_specs())
 
 
-def _kpoc_service(command: list[str], **extra: Any) -> dict[str, Any]:
+def _kpoc_service(command: list[str], after: str = "init", **extra: Any) -> dict[str, Any]:
     svc: dict[str, Any] = {
         "image": KPOC_IMAGE,
-        "build": {"context": ".", "dockerfile": "Dockerfile"},
+        "build": {"context": ".", "dockerfile": "Dockerfile",
+                  "args": {"PYTHON_IMAGE": PYTHON_IMAGE}},
         "command": command,
         "environment": {"KPOC_BOOTSTRAP_SERVERS": bootstrap_internal(), "KPOC_TIMEOUT": "30"},
-        "depends_on": {"init": {"condition": "service_completed_successfully"}},
+        "depends_on": {after: {"condition": "service_completed_successfully"}},
     }
     svc.update(extra)
     return svc
@@ -132,28 +148,32 @@ def compose_document() -> dict[str, Any]:
     services: dict[str, Any] = {}
     for n in nodes:
         name = service_name(n.node_id)
-        host_port = HOST_PORT + n.node_id - 1
         env = {"CLUSTER_ID": cluster_id(), "KAFKA_HEAP_OPTS": "-Xmx512m -Xms512m"}
         env.update({env_name(k): v for k, v in broker_properties(n, nodes).items()})
         services[name] = {
-            "image": f"apache/kafka:{KAFKA_VERSION}",
+            "image": KAFKA_IMAGE,
             "hostname": name,
-            "ports": [f"127.0.0.1:{host_port}:{host_port}"],
+            "ports": [f"127.0.0.1:{host_port(n.node_id)}:{HOST_PORT + n.node_id - 1}"],
             "environment": env,
             "volumes": [f"{name}-data:{DATA_DIR}"],
+            # A Kafka tool is a JVM start: 2-4 s on an idle 2-core machine, 15-75 s seen on a
+            # saturated one. Bounded by `timeout` itself, because Docker 20.10 leaves a health
+            # check that overran its own timeout running (JVMs piled up, starving the brokers);
+            # small heap, C1 only: a short-lived tool needs no more.
             "healthcheck": {
-                "test": ["CMD-SHELL", "/opt/kafka/bin/kafka-broker-api-versions.sh "
+                "test": ["CMD-SHELL", "KAFKA_HEAP_OPTS=-Xmx128m KAFKA_OPTS=-XX:TieredStopAtLevel=1 "
+                         "timeout 50 /opt/kafka/bin/kafka-broker-api-versions.sh "
                          f"--bootstrap-server 127.0.0.1:{INTERNAL_PORT} >/dev/null 2>&1"],
                 "interval": "10s",
-                "timeout": "20s",
-                "retries": 12,
-                "start_period": "20s",
+                "timeout": "60s",
+                "retries": 30,
+                "start_period": "60s",
             },
             "restart": "unless-stopped",
         }
     healthy = {service_name(n.node_id): {"condition": "service_healthy"} for n in nodes}
     services["init"] = {
-        "image": f"apache/kafka:{KAFKA_VERSION}",
+        "image": KAFKA_IMAGE,
         "entrypoint": ["/opt/kafka/bin/kafka-topics.sh"],
         "command": [
             "--bootstrap-server", bootstrap_internal(), "--create", "--if-not-exists",
@@ -162,13 +182,24 @@ def compose_document() -> dict[str, Any]:
         "depends_on": healthy,
         "restart": "no",
     }
+    # The producer runs first and alone (keyed, so its messages spread over the 3 partitions),
+    # then exits; console and consumers wait for it to succeed. That is what lets
+    # `docker compose up --wait` work: compose waits for a one-shot service only when another
+    # depends on its completion, and fails on any other container that exited.
+    services["producer"] = _kpoc_service(
+        ["-c", f"seq {DEMO_MESSAGES} | sed 's/.*/demo-&:demo message &/' "
+               f"| kpoc produce --topic {TOPIC} --key-delimiter :"],
+        entrypoint=["sh"],
+        restart="no",
+    )
     console = _kpoc_service(
-        ["console", "--host", "0.0.0.0", "--port", "8080"],
-        ports=["127.0.0.1:8080:8080"],
+        ["console", "--host", "0.0.0.0", "--port", str(CONSOLE_PORT)],
+        after="producer",
+        ports=[f"127.0.0.1:${{CONSOLE_HOST_PORT:-{CONSOLE_PORT}}}:{CONSOLE_PORT}"],
         healthcheck={
             "test": ["CMD", "python", "-c",
                      "import urllib.request; urllib.request.urlopen("
-                     "'http://127.0.0.1:8080/login', timeout=5)"],
+                     f"'http://127.0.0.1:{CONSOLE_PORT}/login', timeout=5)"],
             "interval": "10s",
             "timeout": "10s",
             "retries": 6,
@@ -176,19 +207,27 @@ def compose_document() -> dict[str, Any]:
         },
         restart="unless-stopped",
     )
-    # Bound to 0.0.0.0 inside its container, the console insists on a token: compose refuses to
-    # start until KPOC_CONSOLE_TOKEN is set (16+ characters).
-    console["environment"]["KPOC_CONSOLE_TOKEN"] = (
-        "${KPOC_CONSOLE_TOKEN:?set KPOC_CONSOLE_TOKEN (16+ characters) for the console}")
+    # Bound to 0.0.0.0 inside its container, the console requires a token: KPOC_CONSOLE_TOKEN
+    # when set in compose's environment, else one it generates and prints with a login URL in
+    # its log. Published on 127.0.0.1 only.
+    console["environment"]["KPOC_CONSOLE_TOKEN"] = "${KPOC_CONSOLE_TOKEN:-}"
+    console["environment"]["KPOC_CONSOLE_URL"] = (
+        f"http://127.0.0.1:${{CONSOLE_HOST_PORT:-{CONSOLE_PORT}}}")
     services["console"] = console
     services["consumer"] = _kpoc_service(
         ["consume", "--group", GROUP, TOPIC],
+        after="producer",
         deploy={"replicas": CONSUMERS},
+        # The image's check (`kpoc doctor`), with room for a saturated machine: its 20 s bound
+        # made a consumer unhealthy, and `up --wait` fail, on one running seven test suites.
+        healthcheck={
+            "test": ["CMD", "kpoc", "doctor", "--no-topic", "--timeout", "10"],
+            "interval": "30s",
+            "timeout": "60s",
+            "retries": 5,
+            "start_period": "60s",
+        },
         restart="unless-stopped",
-    )
-    services["producer"] = _kpoc_service(
-        ["produce", "--topic", TOPIC, "--count", str(DEMO_MESSAGES), "--rate", "5"],
-        restart="no",
     )
     return {
         "name": "kpoc",
