@@ -17,8 +17,9 @@ def _module(path: Path) -> str:
 def _imports(path: Path, modules: set[str]) -> set[str]:
     """kpoc modules ``path`` imports, at any depth of its code (function-level imports too:
     they hide a cycle, they do not break it; ``if TYPE_CHECKING:`` ones too: a cycle in the
-    types is one in the design). The module's own parent packages are left out: Python
-    initialises them before it anyway."""
+    types is one in the design). ``from . import sibling`` depends on the sibling module, not on
+    the package; a name taken from a package's ``__init__`` (``from . import __version__``)
+    depends on the package, and that package is only half initialised while it imports us."""
     name = _module(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -32,10 +33,11 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
                 anchor = package.split(".")
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)
-    parents = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
-    return {m for m in found if m in modules and m != name and m not in parents}
+            subs = {f"{base}.{a.name}" for a in node.names} & modules
+            found |= subs
+            if len(subs) < len(node.names):  # some name comes from the package itself
+                found.add(base)
+    return {m for m in found if m in modules and m != name}
 
 
 def graph() -> dict[str, set[str]]:
@@ -83,6 +85,24 @@ def test_the_graph_sees_the_package():
 
 def test_a_cycle_would_be_found():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_a_name_from_the_package_is_an_edge_to_it_a_sibling_module_is_not(tmp_path):
+    pkg = tmp_path / "kpoc"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .a import x\n__version__ = '1'\n")
+    (pkg / "a.py").write_text("from . import b\nfrom . import __version__\nx = 1\n")
+    (pkg / "b.py").write_text("")
+    modules = {"kpoc", "kpoc.a", "kpoc.b"}
+    global SRC
+    saved, SRC = SRC, tmp_path
+    try:
+        assert _imports(pkg / "a.py", modules) == {"kpoc", "kpoc.b"}
+        assert cycles({m: _imports(pkg / (m.split(".")[-1] + ".py") if m != "kpoc"
+                                   else pkg / "__init__.py", modules) for m in modules}) \
+            == [["kpoc", "kpoc.a"]]
+    finally:
+        SRC = saved
 
 
 def test_no_import_cycle_in_kpoc():

@@ -6,8 +6,7 @@ The library needs only confluent-kafka: importing kpoc loads neither the CLI (cl
 the web console (FastAPI). ``kpoc.aio`` has the asyncio forms of Producer and Consumer.
 """
 
-__version__ = "0.1.0"  # first: kpoc._wire imports it while this package initialises
-
+from ._version import __version__
 from .api import Admin, Consumer, Delivery, GroupEvent, Producer, client_config
 from .config import ClientConfig, load_config
 from .envelope import Record

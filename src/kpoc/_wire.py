@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ._version import __version__
+
 METADATA = 3
 FIND_COORDINATOR = 10
 LIST_GROUPS = 16
@@ -119,9 +121,6 @@ def api_versions_request(correlation_id: int, version: int = 3) -> bytes:
     client_id = b"kpoc-doctor"
     header = struct.pack(">hhih", API_VERSIONS, version, correlation_id, len(client_id)) + client_id
     if version >= 3:
-        # Imported here: kpoc/__init__ imports the library (admin -> _wire) before it sets it.
-        from . import __version__
-
         header += _uvarint(0)  # header tagged fields
         body = _compact_str("kpoc") + _compact_str(__version__) + _uvarint(0)
     else:

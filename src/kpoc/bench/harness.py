@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..cluster import KAFKA_VERSION, LocalCluster
 from ..config import ClientConfig
 from ..errors import PrerequisiteError

@@ -13,7 +13,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from .. import __version__
+from .._version import __version__
 from ..errors import KpocError
 from . import _common
 from ._common import err

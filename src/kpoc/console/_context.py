@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
-from .. import __version__
+from .._version import __version__
 from ..admin import Admin
 from ..cluster import LocalCluster
 from ..config import ClientConfig

@@ -24,8 +24,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
 from .._client import translate
+from .._version import __version__
 from ..cluster import LocalCluster
 from ..config import ClientConfig
 from ..errors import KpocError
