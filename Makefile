@@ -16,7 +16,7 @@ help:
 	@echo "make check-containers - hadolint the Dockerfile, validate docker-compose.yml (no engine)"
 	@echo "make test-containers  - the compose stack on a real Docker engine (root; see README)"
 	@echo "make bench  - kpoc vs kcat and Kafka's Java perf tools (< 15 min; bench-quick < 2 min)"
-	@echo "make chaos  - fault scenarios 1-7 at full size on their own cluster"
+	@echo "make chaos  - fault scenarios 1-7 and 9 at full size on their own cluster"
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,7 +57,7 @@ test-fast: $(VENV)/.installed
 # Fault scenarios at full size (50,000 messages for scenario 1) on a cluster of their own.
 CHAOS_DIR ?= /tmp/kpoc-chaos-cluster
 CHAOS_PORT ?= 19092
-CHAOS_SCENARIOS ?= 1 2 3 4 5 6 7
+CHAOS_SCENARIOS ?= 1 2 3 4 5 6 7 9
 chaos: setup
 	$(KPOC) cluster up --port $(CHAOS_PORT) --data-dir $(CHAOS_DIR)
 	status=0; for s in $(CHAOS_SCENARIOS); do \

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from kpoc.config import ClientConfig
 from kpoc.consumer import BATCH_BYTES, Consumer, GroupEvent, StartPosition, parse_start
@@ -94,6 +96,40 @@ def test_batches_hold_about_half_a_mebibyte_of_values(config, make_topic, unique
         sizes = [len(b) for b in c.batches(count=30)]
     assert sum(sizes) == 30
     assert max(sizes[1:]) <= BATCH_BYTES // 100_000, sizes
+
+
+def _wait_fetched(consumer, topic, high, bound=20.0):
+    """Until the consumer's fetcher has seen ``high`` as the end of ``topic``[0]."""
+    deadline = time.monotonic() + bound
+    tp = TopicPartition(topic, 0)
+    while consumer.client.get_watermark_offsets(tp, cached=True)[1] < high:
+        assert time.monotonic() < deadline, f"the fetcher never saw offset {high}"
+        time.sleep(0.05)
+
+
+def test_exit_at_end_when_the_last_batch_also_holds_the_end(config, make_topic, unique_name):
+    # A slow reader: while it handles its first record, the rest of the partition and the
+    # end-of-partition event queue up, so the next list holds the last messages *and* the end
+    # (issue 17: `consume -e | slow reader` printed everything, then hung). fetch.wait.max.ms
+    # makes the empty fetch that signals the end answer at once.
+    topic = make_topic(1, 3)
+    _produce(config, topic, [{"value": f"{i}".encode()} for i in range(10)])
+    got: list[bytes] = []
+    with Consumer(config, [topic], unique_name("g"), parse_start("beginning"),
+                  defaults={"fetch.wait.max.ms": 10}) as c:
+        watchdog = threading.Timer(30, c.stop)
+        watchdog.start()
+        try:
+            for rec in c.records(exit_at_end=True):
+                got.append(rec.value)
+                if len(got) == 1:
+                    _produce(config, topic, [{"value": f"{i}".encode()} for i in range(10, 15)])
+                    _wait_fetched(c, topic, 15)
+                    time.sleep(1)  # the reader is slow; the end arrives behind the messages
+        finally:
+            watchdog.cancel()
+        assert not c.stopping, "exit_at_end never saw the end of the partition"
+    assert got == [f"{i}".encode() for i in range(15)]
 
 
 @pytest.mark.parametrize("start,expected", [

@@ -275,6 +275,14 @@ def _check_group(group: str) -> None:
         raise UsageError("the group id is empty", "name a consumer group (see `kpoc groups list`)")
 
 
+def _members(desc: Any) -> list[GroupMember]:
+    """The members of a librdkafka group description, idle ones last."""
+    ms = [GroupMember(m.member_id, m.client_id, m.host,
+                      sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions))
+          for m in desc.members]
+    return sorted(ms, key=lambda m: (m.idle, m.assignment, m.client_id, m.member_id))
+
+
 def _state_name(state: object) -> str:
     return state.name if isinstance(state, ConsumerGroupState) else str(state).rsplit(".", 1)[-1]
 
@@ -730,6 +738,16 @@ class Admin:
             raise self._no_group(group)
         return info
 
+    def group_members(self, group: str) -> tuple[str, list[GroupMember]]:
+        """A classic or consumer group's state and members, without its offsets (one
+        request)."""
+        check_text(group, "group name")
+        fut = self.client.describe_consumer_groups(
+            [group], request_timeout=self.config.timeout)[group]
+        desc = self._result(fut, f"describe group {group!r}",
+                            {KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group)})
+        return _state_name(desc.state), _members(desc)
+
     def describe_groups(self, groups: list[str], workers: int = 16,
                         types: dict[str, str] | None = None) -> dict[str, GroupInfo]:
         """Several groups at once: one DescribeGroups request, one metadata request, one
@@ -763,16 +781,9 @@ class Admin:
                 lambda g: self._committed(g, md, {tp.topic for m in descs[g].members
                                                   for tp in m.assignment.topic_partitions}),
                 descs), strict=True))
-        owners: dict[str, dict[tuple[str, int], str]] = {}
-        members: dict[str, list[GroupMember]] = {}
-        for group, desc in descs.items():
-            owner = owners[group] = {}
-            ms = members[group] = []
-            for m in desc.members:
-                tps = sorted((tp.topic, tp.partition) for tp in m.assignment.topic_partitions)
-                ms.append(GroupMember(m.member_id, m.client_id, m.host, tps))
-                owner.update({tp: m.member_id for tp in tps})
-            ms.sort(key=lambda m: (m.idle, m.assignment, m.client_id, m.member_id))
+        members = {group: _members(desc) for group, desc in descs.items()}
+        owners = {group: {tp: m.member_id for m in ms for tp in m.assignment}
+                  for group, ms in members.items()}
         wanted = {tp for g in descs for tp in set(committed[g]) | set(owners[g])}
         marks = self._watermarks(sorted(wanted), skip_vanished=True)
         for group, desc in descs.items():

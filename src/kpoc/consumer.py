@@ -134,27 +134,48 @@ def parse_start(text: str) -> StartPosition:
 
 @dataclass(frozen=True)
 class GroupEvent:
-    """A change in this member's share of the group: assigned, revoked, lost or idle."""
+    """A change in this member's share of the group: assigned, revoked, lost or idle; or
+    ``waiting``: the group is rebalancing and waits for ``members`` (other members that may not
+    have rejoined) for at most ``bound`` seconds."""
 
     kind: str
     group: str
     partitions: tuple[tuple[str, int], ...] = ()
+    members: tuple[str, ...] = ()
+    bound: float | None = None
 
     def describe(self) -> str:
         parts = ", ".join(f"{t}[{p}]" for t, p in self.partitions)
         if self.kind == "idle":
+            # A cooperative rebalance also hands a joining member nothing in its first round.
             return (f"group {self.group}: no partitions assigned (idle) — the group has more "
-                    "members than partitions")
+                    "members than partitions, or is still moving some to this member")
+        if self.kind == "waiting":
+            return (f"group {self.group} is rebalancing and waits for whichever of its other "
+                    f"members has not rejoined: {', '.join(self.members)}; a member that stopped "
+                    "without leaving (killed) is removed when its session times out, so this one "
+                    f"waits at most {self.bound:g}s (session.timeout.ms)")
         return f"group {self.group}: {self.kind} {parts}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "group": self.group,
-                "partitions": [{"topic": t, "partition": p} for t, p in self.partitions]}
+        d: dict[str, Any] = {
+            "event": self.kind, "group": self.group,
+            "partitions": [{"topic": t, "partition": p} for t, p in self.partitions]}
+        if self.kind == "waiting":
+            d.update(members=list(self.members), bound=self.bound)
+        return d
 
 
 def _tp(msg: Any) -> tuple[str, int]:
     return msg.topic() or "", msg.partition() or 0
 
+
+#: Seconds without an assignment after which the consumer asks the group why.
+_GROUP_CHECK_AFTER = 3.0
+#: Group states in which the coordinator waits for members to (re)join.
+_REBALANCING = {"PREPARING_REBALANCING", "COMPLETING_REBALANCING"}
+#: librdkafka's default session.timeout.ms.
+_SESSION_TIMEOUT_MS = 45_000
 
 # About how many bytes of values one list from Consumer.batches holds (see there).
 BATCH_BYTES = 512 * 1024
@@ -346,7 +367,10 @@ class Consumer:
             raise UsageError(f"--count must be ≥ 1, got {count}", "e.g. --count 10")
         self._join()
         seen = 0
-        deadline = time.monotonic() + self.config.timeout
+        started = time.monotonic()
+        deadline = started + self.config.timeout
+        # When to ask why no assignment came: early enough to say so, and again at the bound.
+        checks = [time.monotonic() + min(_GROUP_CHECK_AFTER, self.config.timeout), deadline]
         client, at_end = self.client, self._at_end
         room = batch
         while True:
@@ -362,7 +386,7 @@ class Consumer:
                 raise self._failure
             if any(map(_error, msgs)):
                 msgs = self._drop_events(msgs)
-            if at_end and msgs:
+            elif at_end and msgs:
                 at_end.difference_update(_tps(msgs))
             if msgs:
                 # The next list's length from this one's last value: one len(), no scan.
@@ -381,22 +405,55 @@ class Consumer:
                 return
             if exit_at_end and self._rebalanced and self.assigned <= self._at_end:
                 return
+            if not self._rebalanced and checks and time.monotonic() > checks[0]:
+                checks.pop(0)
+                bound = self._group_wait()
+                if bound is not None:
+                    # Waiting for a killed member is the group healing, not a failure.
+                    deadline = max(deadline, time.monotonic() + bound + self.config.timeout)
+                    checks = []
             if not self._rebalanced and time.monotonic() > deadline:
                 raise KpocError(
                     f"group {self.group!r} gave this member no assignment within "
-                    f"{self.config.timeout:g}s", "check `kpoc groups describe "
+                    f"{time.monotonic() - started:.0f}s", "check `kpoc groups describe "
                     f"{self.group}` and `kpoc cluster status`, or raise --timeout")
 
+    def _group_wait(self) -> float | None:
+        """If the group is rebalancing with other members, report whom it waits for and return
+        how long at most (the session timeout: a killed member is removed when it expires)."""
+        from .admin import Admin  # admin → _wire needs the package's __version__ first
+
+        try:
+            with Admin(self.config) as admin:
+                state, members = admin.group_members(self.group)
+        except KpocError:
+            return None  # the question is a courtesy; the bound still applies
+        me = self.client.memberid()
+        others = [m for m in members if m.member_id != me]
+        if state not in _REBALANCING or not others:
+            return None
+        props = self.config.client_properties(self._defaults)
+        bound = float(str(props.get("session.timeout.ms", _SESSION_TIMEOUT_MS))) / 1000
+        self._on_event(GroupEvent(
+            "waiting", self.group, members=tuple(
+                f"{m.client_id} at {m.host.lstrip('/')} ({m.member_id})" for m in others),
+            bound=bound))
+        return bound
+
     def _drop_events(self, msgs: list[Any]) -> list[Any]:
-        """Messages without the error events: end of partition is noted, a retriable error is
-        librdkafka's to retry, anything else raises a kpoc error."""
+        """Messages without the error events, in arrival order: a message unmarks its partition's
+        end, an end-of-partition event marks it (librdkafka signals each end once, so an end that
+        follows a partition's last messages in the same list must stay marked), a retriable error
+        is librdkafka's to retry, anything else raises a kpoc error."""
         kept = []
+        at_end = self._at_end
         for msg in msgs:
             err = msg.error()
             if err is None:
                 kept.append(msg)
+                at_end.discard(_tp(msg))
             elif err.code() == KafkaError._PARTITION_EOF:
-                self._at_end.add(_tp(msg))
+                at_end.add(_tp(msg))
             else:
                 self._raise(err)
         return kept

@@ -1,7 +1,9 @@
 """Producing with a delivery report for every message, as the seed promised.
 
-Reliable by default (``acks=all``, idempotence on) and bounded: ``message.timeout.ms`` follows
-kpoc's timeout so an unreachable cluster fails in seconds, not librdkafka's five minutes. Every
+Reliable by default (``acks=all``, idempotence on) and bounded: an unreachable cluster fails
+within kpoc's timeout, while a message whose partition is only leaderless for a while (brokers
+restarting) waits up to :data:`DELIVERY_TIMEOUT_MS` rather than time out and risk being written
+twice (see there). Every
 message ends in exactly one :class:`DeliveryReport`: delivered, failed, or possibly persisted
 (timed out in flight: the broker may have it). Nothing is dropped silently, even on close.
 """
@@ -30,6 +32,7 @@ from .envelope import check_header_name
 from .errors import UsageError
 
 __all__ = [
+    "DELIVERY_TIMEOUT_MS",
     "PARTITIONING",
     "RELIABLE_DEFAULTS",
     "DeliveryReport",
@@ -40,6 +43,7 @@ __all__ = [
     "check_load",
     "parse_header",
     "percentile",
+    "producer_defaults",
     "run_load",
 ]
 
@@ -61,7 +65,7 @@ _FIXES = {
                           "-c max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
                           "messages",
     "_MSG_TIMED_OUT": "no ack within message.timeout.ms; check `kpoc cluster status` or raise "
-                      "--timeout / -X message.timeout.ms",
+                      "-X message.timeout.ms",
     "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
                            "brokers (`kpoc cluster status`)",
     "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
@@ -119,6 +123,22 @@ class DeliveryReport:
         return d
 
 
+#: How long a message may wait for its partition's leader and in-sync replicas once a broker
+#: has answered (librdkafka's own default). Not kpoc's --timeout: a message that times out in
+#: flight makes librdkafka bump the idempotent producer's epoch, and batches it then re-sends under
+#: the new epoch are not deduplicated by the broker (librdkafka issue 4953). With a 10 s timeout,
+#: chaos scenario 9 (two brokers down for 20 s while producing) reported 2,437-5,580 of 6,000
+#: messages failed and stored 1,881-3,541 of them twice; with this bound, none failed and none
+#: was stored twice (README, Reliability). A cluster that never answered still fails within
+#: --timeout: the topic check before the first message, and close() without any broker reached.
+DELIVERY_TIMEOUT_MS = 300_000
+
+
+def producer_defaults(config: ClientConfig) -> dict[str, object]:
+    """The librdkafka settings kpoc's producer starts from (the user's -X override them)."""
+    return {**RELIABLE_DEFAULTS, "message.timeout.ms": DELIVERY_TIMEOUT_MS}
+
+
 def _describe(err: KafkaError) -> tuple[str, str]:
     name = err.name()
     fix = _FIXES.get(name)
@@ -173,13 +193,13 @@ class Producer:
         self.config = config
         self._on_report = on_report
         self._on_notice = on_notice or (lambda _msg: None)
-        self._defaults = {**RELIABLE_DEFAULTS,
-                          "message.timeout.ms": int(config.timeout * 1000),
-                          **(defaults or {})}
+        self._defaults = {**producer_defaults(config), **(defaults or {})}
         self._client: _RdProducer | None = None
         self._seq = 0
         self._fatal: KafkaError | None = None
         self._partitions: dict[str, int] = {}
+        #: A broker has answered this producer (a topic check or a metadata request).
+        self.reached = False
 
     def __enter__(self) -> Producer:
         return self
@@ -203,6 +223,7 @@ class Producer:
         """The topic's partition count, checked once: unknown topics fail now, not in 30 s."""
         if topic not in self._partitions:
             self._partitions[topic] = partition_count(self.config, topic, "write", self.client)
+            self.reached = True
         return self._partitions[topic]
 
     def check_partition(self, topic: str, partition: int | None) -> None:
@@ -289,12 +310,40 @@ class Producer:
         return float(str(ms)) / 1000
 
     def flush(self) -> None:
-        """Wait for every report, bounded by message.timeout.ms plus a margin."""
-        self._drain(self.delivery_bound() + 2)
+        """Wait for every report, bounded by message.timeout.ms plus a margin — or by --timeout
+        when no broker answers (then waiting longer would not help)."""
+        client = self._client
+        if client is None:
+            return
+        first = self.config.timeout
+        if not client.flush(first):
+            return
+        if not (self.reached or self._answers(client)):
+            self._drain(0)  # every message left gets its report now
+            return
+        rest = self.delivery_bound() + 2 - first
+        if rest > 0:
+            self._on_notice(f"{len(client)} message(s) still wait for their partition's leader "
+                            f"and in-sync replicas; waiting up to {rest:.0f}s more "
+                            "(message.timeout.ms; Ctrl-C reports them failed now)")
+        self._drain(max(0.0, rest))
+
+    def _answers(self, client: _RdProducer) -> bool:
+        """Whether a broker answers a metadata request now (a producer whose topic was never
+        checked has no other sign that one ever did)."""
+        try:
+            client.list_topics(timeout=min(2.0, self.config.timeout))
+        except KafkaException:
+            return False
+        self.reached = True
+        return True
 
     def close(self) -> None:
         try:
             self.flush()
+        except KeyboardInterrupt:
+            self._drain(0)  # every message still queued or in flight gets its report
+            raise
         finally:
             self._client = None
 

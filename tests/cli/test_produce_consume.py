@@ -93,6 +93,16 @@ def _spawn(kpoc_env, *args, stdout=subprocess.PIPE):
                             stdout=stdout, stderr=subprocess.PIPE, text=True)
 
 
+def _stop_all(procs):
+    """SIGTERM every consumer still running (it commits and leaves), then reap them all."""
+    procs = list(procs)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.communicate(timeout=30)
+
+
 def _wait_group(admin, group, members, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -142,11 +152,7 @@ def test_group_of_four_has_one_idle_and_loses_nothing_on_a_kill(
                 break
             time.sleep(0.5)
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            p.communicate(timeout=30)
+        _stop_all(procs.values())
     seen = {(d["partition"], d["offset"]) for i in range(4)
             for d in _json_lines((tmp_path / f"c{i}.jsonl").read_text())}
     with admin:
@@ -194,3 +200,35 @@ def test_produce_into_a_closed_pipe_still_sends_everything(make_topic, kpoc_env,
     assert len(r.stdout.splitlines()) == 1 and r.stderr == ""
     with Admin(ClientConfig(kpoc_env["KPOC_BOOTSTRAP_SERVERS"], timeout=30)) as admin:
         assert admin.describe_topic(topic).messages == 5000
+
+
+def test_a_replacement_waits_while_the_group_waits_for_a_killed_member(
+        kpoc_env, make_topic, unique_name, cluster, run_kpoc):
+    """Issue 17, defect 3: the group holds its rebalance until a SIGKILLed member's session
+    expires; the replacement started at once must say so, wait, and then consume."""
+    topic, group = make_topic(), unique_name("g")
+    keyed = "".join(f"k{i}:v{i}\n" for i in range(30))
+    assert run_kpoc("produce", "-t", topic, "-q", "-K", ":", input=keyed).returncode == 0
+    session = ["-X", "session.timeout.ms=10000", "-X", "heartbeat.interval.ms=500"]
+    members = {name: _spawn(kpoc_env, "consume", topic, "-g", group, "-q", "-X",
+                            f"client.id={name}", *session, stdout=subprocess.DEVNULL)
+               for name in ("old-a", "old-b")}
+    admin = Admin(ClientConfig(cluster.bootstrap_servers, timeout=15))
+    try:
+        _wait_group(admin, group, 2)
+        members["old-a"].kill()  # no goodbye: the group waits for its session to expire
+        members["old-a"].wait(timeout=10)
+        started = time.monotonic()
+        r = run_kpoc("consume", topic, "-g", group, "--from", "beginning", "-e", "-o", "json",
+                     "--timeout", "4", "-X", "client.id=new-c", *session, timeout=60)
+        took = time.monotonic() - started
+    finally:
+        _stop_all(members.values())
+    assert r.returncode == 0, r.stderr
+    events = _json_lines(r.stderr)
+    waiting = [e for e in events if e["event"] == "waiting"]
+    assert waiting and waiting[0]["bound"] == 10, r.stderr
+    assert any(m.startswith("old-a at ") for m in waiting[0]["members"]), waiting
+    assert any(e["event"] == "assigned" for e in events), r.stderr
+    assert _json_lines(r.stdout), "the replacement read nothing"
+    assert took > 4, f"assigned after {took:.1f}s: the group did not wait for old-a"

@@ -83,7 +83,11 @@ class Load:
         self.t_report[i] = time.monotonic()
         if err is None:
             self.status[i] = ACKED
-            self.offset[i] = msg.offset()
+            # None when the broker answered a retried batch with DUPLICATE_SEQUENCE_NUMBER:
+            # stored once, at an offset the answer does not carry (an exception here would
+            # surface from poll() as confluent-kafka's SystemError).
+            off = msg.offset()
+            self.offset[i] = -1 if off is None else off
         else:
             code = err.code()
             self.status[i] = code if code not in (ACKED, PENDING) else -2

@@ -25,6 +25,7 @@ from typing import Any
 from ..cluster import LocalCluster
 from ..errors import ClusterError, KpocError, UsageError
 from ._load import ACKED, Checkpoint, Load
+from ._probe import Growth, KpocConsumer
 from ._reader import Reader
 from .checker import DeliveryCheck, check, redelivery_bound
 
@@ -273,7 +274,8 @@ class Scenario:
     checkpoints: tuple[float, ...]
     messages: int = 20_000
     rate: float = 1000.0
-    message_timeout_ms: int = 120_000
+    #: None: kpoc's own producer settings (:func:`kpoc.producer.producer_defaults`).
+    message_timeout_ms: int | None = 120_000
     failures_expected: bool = False
     criteria: Criteria = _none
 
@@ -376,6 +378,82 @@ def _two_down_criteria(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
                   and any(f.recovery_s is not None for f in ctx.faults),
                   f"{c.acknowledged} acknowledged"),
     ]
+
+
+#: How long scenario 9 keeps two brokers down (the outside fault test of issue 17 used ~20 s).
+OUTAGE_S = 20.0
+
+
+#: Scenario 8 also times ``kpoc consume`` groups with these session timeouts (45 s is
+#: librdkafka's and kpoc's default) through the recovery.
+PROBE_SESSION_MS = (45_000, 10_000)
+
+
+def _outage_through(ctx: Context) -> None:
+    # Unlike scenario 4, traffic does not hold for the outage: it goes on while two brokers are
+    # down (messages queue and time out, or wait) and while they come back. It holds at the
+    # second checkpoint only until the KRaft quorum is back (the first node restarted), so that
+    # traffic meets the recovery itself, with older messages still queued.
+    ctx.reach(0)
+    probes = [KpocConsumer(ctx.bootstrap, ctx.topic, f"{ctx.topic}-kpoc-s{ms // 1000}",
+                           ctx.reader.workdir, ms) for ms in PROBE_SESSION_MS]
+    reader = Growth(ctx.reader.files[-1])
+    try:
+        deadline = time.monotonic() + 60
+        while any(p.growth.size() == 0 for p in probes) and time.monotonic() < deadline:
+            time.sleep(0.2)  # each group has its partitions and has read something
+        first = ctx.leader(0)
+        quorum = ctx.cluster.quorum_leader()
+        others = [n for n in (1, 2, 3) if n != first]
+        second = quorum if quorum in others else others[0]
+        ctx.fault(f"SIGKILL nodes {first} and {second} while producing; restart after "
+                  f"{OUTAGE_S:g}s, producing on")
+        ctx.cluster.kill_node(first)
+        ctx.cluster.kill_node(second)
+        ctx.marks["down"] = time.monotonic()
+        ctx.release(0)
+        time.sleep(OUTAGE_S)
+        ctx.marks["up"] = time.monotonic()
+        ctx.faults[-1].recover_from = ctx.marks["up"]
+        ctx.start(first)
+        quorum_back = time.monotonic()
+        ctx.release(1)
+        ctx.start(second)
+        ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
+        # Group recovery: from the quorum's return until each consumer reads again.
+        clocks = {"chaos reader (static member)": reader,
+                  **{f"kpoc consume, session.timeout.ms={p.session_timeout_ms}": p.growth
+                     for p in probes}}
+        deadline = time.monotonic() + 120
+        while (any(g.grew_after(quorum_back) is None for g in clocks.values())
+               and time.monotonic() < deadline):
+            time.sleep(0.5)
+        ctx.notes["reads_again_after_quorum_back_s"] = {
+            name: None if (t := g.grew_after(quorum_back)) is None else round(t, 1)
+            for name, g in clocks.items()}
+        ctx.say(f"consumers read again after the quorum came back: "
+                f"{ctx.notes['reads_again_after_quorum_back_s']}")
+    finally:
+        for p in probes:
+            p.stop()
+        reader.stop()
+
+
+def _outage_through_criteria(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
+    down, up = ctx.marks.get("down"), ctx.marks.get("up")
+    if down is None or up is None:
+        return [Criterion("two brokers were down", False, "the fault never happened")]
+    during = len(ctx.load.produced_between(down, up))
+    after = len(ctx.load.produced_between(up, float("inf")))
+    ctx.notes["produced_during_outage"] = during
+    ctx.notes["produced_after_restart_began"] = after
+    ctx.notes["message_timeout_ms"] = ctx.load.message_timeout_ms
+    return [Criterion("produced through the outage and the recovery", during > 0 and after > 0,
+                      f"{during} during, {after} after the restart began"),
+            # Stricter than the common criterion: with kpoc's settings nothing times out here,
+            # so not even a message reported failed may be stored twice.
+            Criterion("no message written twice, acknowledged or not", c.duplicates == 0,
+                      f"{c.duplicates} duplicates ({c.duplicates_of_failed} of failed messages)")]
 
 
 def _consumer_kill(ctx: Context) -> None:
@@ -493,6 +571,10 @@ SCENARIOS: dict[int, Scenario] = {s.number: s for s in [
              _full_restart, (0.4, 0.7)),
     Scenario(7, "slow-follower", "SIGSTOP a follower beyond replica.lag.time.max.ms, SIGCONT",
              _slow_follower, (0.3,), criteria=_slow_follower_criteria),
+    Scenario(9, "outage-recovery", "two of three brokers down while producing, kpoc's producer "
+             "settings: no acknowledged message twice", _outage_through, (0.1, 0.5),
+             messages=20_000, rate=200.0, message_timeout_ms=None,
+             criteria=_outage_through_criteria),
 ]}
 
 
@@ -535,6 +617,18 @@ def heal(cluster: LocalCluster, progress: Progress = _silent) -> list[int]:
     return started
 
 
+def _load(sc: Scenario, bootstrap: str, topic: str, n: int, rate: float) -> Load:
+    """The scenario's producer: its own message timeout, or kpoc's producer settings."""
+    if sc.message_timeout_ms is not None:
+        return Load(bootstrap, topic, PARTITIONS, n, rate, message_timeout_ms=sc.message_timeout_ms)
+    from ..config import ClientConfig
+    from ..producer import producer_defaults
+
+    kpoc = producer_defaults(ClientConfig(bootstrap))
+    return Load(bootstrap, topic, PARTITIONS, n, rate,
+                message_timeout_ms=int(str(kpoc["message.timeout.ms"])), extra=kpoc)
+
+
 def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         rate: float | None = None, pause: float = 2.0, progress: Progress = _silent,
         keep_topic: bool = False) -> Verdict:
@@ -554,12 +648,12 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
     config = ClientConfig(bootstrap_servers=bootstrap, timeout=30)
     with Admin(config) as admin:
         admin.create_topic(topic, PARTITIONS, REPLICATION, {"min.insync.replicas": str(MIN_ISR)})
+    load = _load(sc, bootstrap, topic, n, r)
     progress(f"scenario {sc.number} {sc.name}: {sc.title}")
     progress(f"topic {topic}: {PARTITIONS} partitions, RF {REPLICATION}, min.insync.replicas "
-             f"{MIN_ISR}; {n} messages at {r:g}/s, message.timeout.ms={sc.message_timeout_ms}")
+             f"{MIN_ISR}; {n} messages at {r:g}/s, message.timeout.ms={load.message_timeout_ms}")
 
     work = Path(tempfile.mkdtemp(prefix="kpoc-chaos-"))
-    load = Load(bootstrap, topic, PARTITIONS, n, r, message_timeout_ms=sc.message_timeout_ms)
     reader = Reader(bootstrap, topic, topic, work)
     checkpoints = [Checkpoint(int(f * n), threading.Event(), threading.Event())
                    for f in sc.checkpoints]
@@ -589,7 +683,7 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         if thread.is_alive():
             ctx.error = ctx.error or "the fault script did not finish within 900s"
             ctx.stop.set()
-        left = load.flush(sc.message_timeout_ms / 1000 + 30)
+        left = load.flush(load.message_timeout_ms / 1000 + 30)
         t_reports = time.monotonic()
         acked = load.acked_keys()
         ctx.say(f"every delivery report in: {len(acked)} acknowledged; waiting for the consumer")

@@ -54,6 +54,10 @@ def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
 
     SCENARIO is a number or a name from the list below.
 
+    There is no -b/--bootstrap-servers: a scenario kills and restarts nodes, so it needs a local
+    cluster that kpoc manages, chosen by --data-dir (KPOC_DATA_DIR); its address is read from
+    there, and KPOC_BOOTSTRAP_SERVERS is ignored.
+
     \b
     Example:
       kpoc cluster up

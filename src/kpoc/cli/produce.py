@@ -58,16 +58,20 @@ class _Reporter:
                       f"{r.error}", markup=False)
         elif not self.quiet:
             key = "" if r.key is None else f" key={escape_bytes(r.key)}"
-            out.print(f"delivered to {r.topic} [{r.partition}] @ offset {r.offset} in "
+            # No offset: a retried batch the broker already had (DUPLICATE_SEQUENCE_NUMBER).
+            where = "unknown" if r.offset is None else r.offset
+            out.print(f"delivered to {r.topic} [{r.partition}] @ offset {where} in "
                       f"{r.latency_ms:.1f} ms{key}", markup=False)
 
     def finish(self) -> None:
         total = self.delivered + len(self.failed)
         if self.failed:
             first = self.failed[0]
+            where = ("see their reports on stdout (status other than delivered)"
+                     if self.output == "json" else "see the report of each failed message above")
             raise DeliveryError(
                 f"{len(self.failed)} of {total} message(s) not acknowledged (first: "
-                f"{first.error_code})", "see the report of each failed message above")
+                f"{first.error_code})", where)
 
 
 def _values(values: tuple[str, ...], file: str | None, delimiter: str) -> Iterator[bytes]:

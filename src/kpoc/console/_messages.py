@@ -354,7 +354,10 @@ class Sender:
         """Produce and wait for every report; raises DeliveryError if any message failed."""
         validate_topic_name(topic)
         reports: list[DeliveryReport] = []
-        with Producer(self.config, reports.append) as producer:
+        # A web request answers within the console's bound: an outage reports the messages
+        # "possibly persisted" instead of holding the request for the producer's 300 s.
+        bound: dict[str, object] = {"message.timeout.ms": int(self.config.timeout * 1000)}
+        with Producer(self.config, reports.append, defaults=bound) as producer:
             producer.check_partition(topic, partition)
             count = producer.partitions(topic)
             sent = 0
