@@ -229,6 +229,16 @@ def _state_name(state: object) -> str:
     return state.name if isinstance(state, ConsumerGroupState) else str(state).rsplit(".", 1)[-1]
 
 
+def _check_configs(values: dict[str, str], names: list[str] | None = None) -> None:
+    """Topic config names and values librdkafka can take (non-empty UTF-8 names)."""
+    for name in [*values, *(names or [])]:
+        if not name.strip():
+            raise UsageError("empty topic config name", "e.g. -c retention.ms=86400000")
+        check_text(name, "topic config name")
+    for name, value in values.items():
+        check_text(value, f"value of {name}")
+
+
 class Admin:
     """A lazily connected admin client; use as a context manager or call :meth:`close`."""
 
@@ -336,6 +346,7 @@ class Admin:
         non-default configs afterwards."""
         validate_topic_name(name)
         set_, delete = dict(set_ or {}), list(delete or [])
+        _check_configs(set_, delete)
         if not set_ and not delete:
             raise UsageError("nothing to change", "give -c KEY=VALUE to set or --delete KEY")
         both = set(set_) & set(delete)
@@ -379,6 +390,7 @@ class Admin:
         validate_topic_name(name)
         if partitions < 1:
             raise UsageError(f"--partitions must be ≥ 1, got {partitions}", "e.g. --partitions 3")
+        _check_configs(configs or {})
         brokers = len(self._metadata().brokers)
         if replication_factor < 1 or replication_factor > brokers:
             raise UsageError(
