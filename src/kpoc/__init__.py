@@ -6,6 +6,7 @@ The library needs only confluent-kafka: importing kpoc loads neither the CLI (cl
 the web console (FastAPI). ``kpoc.aio`` has the asyncio forms of Producer and Consumer.
 """
 
+from ._version import __version__
 from .api import Admin, Consumer, Delivery, GroupEvent, Producer, client_config
 from .config import ClientConfig, load_config
 from .envelope import Record
@@ -21,8 +22,6 @@ from .errors import (
     UsageError,
 )
 from .producer import DeliveryReport
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Admin",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from . import __version__
+from ._version import __version__
 
 METADATA = 3
 FIND_COORDINATOR = 10
