@@ -23,6 +23,9 @@ from .share import ShareReader, require_share_groups
 __all__ = ["DemoResult", "run_demo"]
 
 Say = Callable[[str], None]
+# Keys cliente-0..6: with murmur2 (Java's partitioner, kpoc's default) they cover all three of
+# teste's partitions (cliente-0..4 land on only two), so every assigned consumer gets messages.
+KEYS = 7
 
 
 @dataclass
@@ -144,7 +147,7 @@ def run_demo(config: ClientConfig, say: Say, topic: str = DEFAULT_TOPIC, group: 
 
         with Producer(config, report) as producer:
             for i in range(messages):
-                producer.send(topic, f"mensagem {i + 1}".encode(), f"cliente-{i % 5}".encode())
+                producer.send(topic, f"mensagem {i + 1}".encode(), f"cliente-{i % KEYS}".encode())
         failed = sum(not r.ok for r in reports)
         if len(reports) > shown:
             say(f"      … {len(reports) - shown} more reports")
@@ -173,8 +176,8 @@ def run_demo(config: ClientConfig, say: Say, topic: str = DEFAULT_TOPIC, group: 
               "partition, so one consumer sees all of a key's messages, in order.")
         for m in members:
             got = ", ".join(f"{n} from {topic}[{p}]" for p, n in sorted(m.received.items()))
-            # An assigned member can get nothing too: 5 keys need not cover 3 partitions
-            # (with murmur2, Java's partitioner, cliente-0..4 may land on two of them).
+            # An assigned member can get nothing too: with fewer than KEYS messages, or more
+            # partitions than keys, no key need land on its partition.
             empty = ("nothing (idle)" if m.name in idle
                      else "nothing (no key landed on its partition)")
             say(f"      {m.name}: {got or empty}")
