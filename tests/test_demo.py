@@ -16,6 +16,9 @@ def test_demo_shows_one_idle_consumer_and_drains(cluster, unique_name):
     assert result.final_lag == 0
     assert sum(sum(parts.values()) for parts in result.received.values()) >= 25
     assert result.received[result.idle[0]] == {}
+    # The demo's keys cover every partition: each of the three assigned consumers reads some.
+    assert sorted(p for parts in result.received.values() for p in parts) == [0, 1, 2]
+    assert "nothing (no key landed" not in "\n".join(lines)
     text = "\n".join(lines)
     for step in range(1, 7):
         assert f"[{step}/6]" in text
