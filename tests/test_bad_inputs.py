@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer as RdConsumer
 from confluent_kafka import Producer, TopicPartition
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kpoc.admin import Admin, parse_reset_target, validate_topic_name
 from kpoc.config import ClientConfig, load_config, read_config_file
@@ -494,3 +496,44 @@ def test_every_command_has_a_row_and_every_row_its_own_id():
     ids = [r.id for r in ROWS] + [r.id for r in API_ROWS]
     assert len(set(ids)) == len(ids), sorted(i for i in ids if ids.count(i) > 1)
 
+
+
+# -- any bytes, anywhere ------------------------------------------------------------------------
+
+#: Commands with one slot ("@") for arbitrary bytes (as a shell passes them, NUL aside).
+FUZZ_TEMPLATES: list[list[str]] = [
+    ["produce", "-t", "{topic}", "-k", "@", "@"],
+    ["produce", "-t", "{topic}", "-H", "@", "v"],
+    ["produce", "-t", "{topic}", "-K", "@"],
+    ["produce", "-t", "{topic}", "-D", "@"],
+    ["produce", "-t", "{topic}", "--input", "json"],
+    ["consume", "-t", "{topic}", "-e", "-q", "-c", "1", "-f", "@", "-g", "@"],
+    ["consume", "-t", "{topic}", "--from", "@", "-e", "-q", "-c", "1"],
+    ["topics", "create", "@"],
+    ["topics", "alter-config", "{topic}", "-c", "@"],
+    ["topics", "alter-config", "{topic}", "--delete", "@"],
+    ["groups", "describe", "@"],
+    ["groups", "reset-offsets", "@", "-t", "{topic}", "--to", "@"],
+    ["acls", "list", "--topic", "@"],
+    ["topics", "list", "-b", "@", "--timeout", "3"],
+    ["topics", "list", "-X", "@"],
+]
+_FUZZ_BYTES = st.lists(st.sampled_from(list(b"\xff\xfe\x80\xc3\n\x1b=%{}\"\\:,A ")),
+                       max_size=6).map(bytes)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(template=st.sampled_from(FUZZ_TEMPLATES), slots=st.lists(_FUZZ_BYTES, min_size=2,
+                                                                 max_size=2), stdin=_FUZZ_BYTES)
+def test_arbitrary_bytes_in_any_argument_never_crash(places, kpoc_env, template, slots, stdin):
+    """Whatever bytes reach an argument or stdin: no abort or segfault, no traceback, at most one
+    error line (plus a failed message's own report)."""
+    fill = iter(slots * 3)
+    argv = [next(fill) if a == "@" else _fill(a, {"topic": places["topic"]}) for a in template]
+    r = subprocess.run([sys.executable, "-m", "kpoc", *argv], input=stdin + b"\n",
+                       capture_output=True, timeout=90, env=kpoc_env)
+    stderr = r.stderr.decode(errors="replace")
+    assert r.returncode >= 0 and r.returncode not in (134, 139), (argv, r.returncode, stderr)
+    assert "Traceback" not in stderr, (argv, stderr)
+    assert len([ln for ln in stderr.splitlines() if ln.strip()]) <= 2, (argv, stderr)

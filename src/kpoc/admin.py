@@ -305,6 +305,16 @@ SHARE_LAG_NOTE = ("share-group lag is Kafka's own figure (DescribeShareGroupOffs
                   "acknowledged; the start offset is shown as the committed offset")
 
 
+def _check_configs(values: dict[str, str], names: list[str] | None = None) -> None:
+    """Topic config names and values librdkafka can take (non-empty UTF-8 names)."""
+    for name in [*values, *(names or [])]:
+        if not name.strip():
+            raise UsageError("empty topic config name", "e.g. -c retention.ms=86400000")
+        check_text(name, "topic config name")
+    for name, value in values.items():
+        check_text(value, f"value of {name}")
+
+
 class Admin:
     """A lazily connected admin client; use as a context manager or call :meth:`close`."""
 
@@ -453,6 +463,7 @@ class Admin:
         non-default configs afterwards."""
         validate_topic_name(name)
         set_, delete = dict(set_ or {}), list(delete or [])
+        _check_configs(set_, delete)
         if not set_ and not delete:
             raise UsageError("nothing to change", "give -c KEY=VALUE to set or --delete KEY")
         both = set(set_) & set(delete)
@@ -520,6 +531,7 @@ class Admin:
         validate_topic_name(name)
         if partitions < 1:
             raise UsageError(f"--partitions must be ≥ 1, got {partitions}", "e.g. --partitions 3")
+        _check_configs(configs or {})
         brokers = len(self._metadata().brokers)
         if replication_factor < 1 or replication_factor > brokers:
             raise UsageError(

@@ -139,8 +139,12 @@ _SCHEMES = ("plaintext", "ssl", "sasl_plaintext", "sasl_ssl")
 def validate_bootstrap(servers: str) -> str:
     """``host[:port]`` items (librdkafka's protocol prefixes allowed); what is wrong in one of
     them is known at once, so it is said at once instead of after the connect bound."""
+    check_text(servers, "bootstrap servers")
     for item in servers.split(","):
         entry = item.strip()
+        if not item.isprintable() or any(c.isspace() for c in entry):
+            raise ConfigError(f"bootstrap server '{escaped(item)}' holds a space or control "
+                              "character", "separate servers with commas: host:port,host:port")
         scheme, sep, rest = entry.partition("://")
         if sep and scheme.lower() not in _SCHEMES:
             raise ConfigError(f"bootstrap server {entry!r} is a URL, not host:port",

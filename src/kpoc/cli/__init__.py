@@ -24,7 +24,9 @@ class _Boundary(click.Group):
         try:
             result = super().invoke(ctx)
         except KpocError as exc:
-            err.print(f"kpoc: error: {exc}", markup=False)
+            # One line, whatever the message quotes (a path or name holding a newline).
+            one_line = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+            err.print(f"kpoc: error: {one_line}", markup=False)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             err.print("kpoc: interrupted", markup=False)
