@@ -8,6 +8,7 @@ import json
 import time
 
 from foreign_records import Foreign
+from kpoc._rawheaders import UnreadableRecord, message_headers
 from kpoc.chaos._reader import Reader
 from kpoc.cli._text import escape_bytes, format_record
 from kpoc.config import ClientConfig
@@ -111,3 +112,35 @@ def test_envelopes_of_foreign_records_are_plain_json(foreign_corpus, cluster, un
         line = r.to_json()
         line.encode("utf-8")
         assert json.loads(line)["value_encoding"] in ("utf-8", "base64")
+
+
+def test_a_header_name_confluent_kafka_cannot_decode_is_caught_every_time(foreign_corpus,
+                                                                          cluster):
+    """confluent-kafka's headers() leaves its exception set past a call site CPython has
+    specialized; kpoc's reader still catches it on every record, and names the record."""
+    from confluent_kafka import Consumer as RdConsumer
+    from confluent_kafka import TopicPartition
+
+    msgs = []
+    # The same records read three times over: well past CPython's specialization warm-up.
+    for _ in range(3):
+        c = RdConsumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "unused",
+                        "enable.auto.commit": False})
+        try:
+            c.assign([TopicPartition(foreign_corpus.topic, 0, 0)])
+            got: list = []
+            deadline = time.monotonic() + 60
+            while len(got) < len(foreign_corpus.records) and time.monotonic() < deadline:
+                got += [m for m in c.consume(100, 1) if m.error() is None]
+            msgs += got
+        finally:
+            c.close()
+    assert len(msgs) == 3 * len(foreign_corpus.records)
+    unreadable = 0
+    for msg, f in zip(msgs, foreign_corpus.records * 3, strict=True):
+        try:
+            assert message_headers(msg, None) == f.headers
+        except UnreadableRecord as exc:
+            unreadable += 1
+            assert not f.sendable and exc.coordinates == (foreign_corpus.topic, 0, msg.offset())
+    assert unreadable == 3 * sum(not f.sendable for f in foreign_corpus.records)
