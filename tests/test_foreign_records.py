@@ -12,7 +12,7 @@ from kpoc._rawheaders import UnreadableRecord, message_headers
 from kpoc.chaos._reader import Reader
 from kpoc.cli._text import escape_bytes, format_record
 from kpoc.config import ClientConfig
-from kpoc.consumer import Consumer
+from kpoc.consumer import Consumer, StartPosition
 from kpoc.envelope import Record, parse_line
 
 
@@ -25,7 +25,8 @@ def _expected(corpus: list[Foreign]) -> list[tuple]:
 
 
 def _read_all(bootstrap: str, topic: str, group: str) -> list[Record]:
-    with Consumer(ClientConfig(bootstrap, timeout=30), [topic], group) as c:
+    with Consumer(ClientConfig(bootstrap, timeout=30), [topic], group,
+                  StartPosition("beginning"), [0]) as c:
         return list(c.records(exit_at_end=True))
 
 
