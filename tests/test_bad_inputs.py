@@ -134,9 +134,6 @@ ROWS: list[Row] = [
     # -- producing ------------------------------------------------------------------------------
     Row("message-of-2MB", ["produce", "-t", "{topic}", "--file", "-"], "MSG_SIZE_TOO_LARGE", 8,
         bound=30, stdin=b"x" * (2 * 1024 * 1024), lines=2),
-    # JSON mode: the failed message's report is on stdout, and the summary says so.
-    Row("message-of-2MB-json", ["produce", "-t", "{topic}", "-f", "-", "-o", "json"],
-        "see their reports on stdout", 8, bound=30, stdin=b"x" * (2 * 1024 * 1024)),
     Row("negative-partition", ["produce", "-t", "{topic}", "-p", "-1", "x"],
         "partition -1 out of range", 2),
     Row("partition-beyond-count", ["produce", "-t", "{topic}", "-p", "3", "x"],
