@@ -56,6 +56,7 @@ class Stack:
     host_env: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
     down: bool = False
+    volumes_before: set[str] = field(default_factory=set)  # the engine's, before the first up
 
     bootstrap = ",".join(f"127.0.0.1:{BASE + i}" for i in range(3))
     console_url = f"http://127.0.0.1:{BASE + 3}"
@@ -117,6 +118,13 @@ def _engine_answers() -> str | None:
     return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
+def _volumes() -> list[str]:
+    r = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     problem = _engine_answers()
@@ -130,7 +138,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     host_env.update({"KPOC_BOOTSTRAP_SERVERS": Stack.bootstrap, "KPOC_TIMEOUT": "30",
                      "KPOC_DATA_DIR": str(tmp_path_factory.mktemp("no-local-cluster")),
                      "NO_COLOR": "1"})
-    s = Stack(env, host_env)
+    s = Stack(env, host_env, volumes_before=set(_volumes()))
     if s.compose("version", check=False).returncode != 0:
         pytest.fail("no `docker compose` plugin; `make test-containers` installs it")
     s.compose("down", "-v", "--remove-orphans", timeout=300)  # what an aborted run left
@@ -309,6 +317,7 @@ def test_down_with_volumes_leaves_nothing_behind(stack: Stack) -> None:
         left = subprocess.run(["docker", kind, "ls", *extra, "-q", "--filter", label],
                               capture_output=True, text=True, timeout=60)
         assert left.returncode == 0 and not left.stdout.strip(), (kind, left.stdout)
-    existing = subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
-                              timeout=60).stdout.split()
-    assert not volumes & set(existing)  # the images' anonymous volumes too
+    existing = set(_volumes())
+    assert not volumes & existing  # the images' anonymous volumes too
+    # ... and none left by the plain `down` before the second `up` either.
+    assert not existing - stack.volumes_before, sorted(existing - stack.volumes_before)

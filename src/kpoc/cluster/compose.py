@@ -25,6 +25,7 @@ HOST_PORT = 9092  # node N listens for the host on HOST_PORT+N-1, as `kpoc clust
 CONTROLLER_PORT = 9192  # node N's KRaft controller, inside the compose network only
 INTERNAL_PORT = 19092  # every node's listener for the other containers
 DATA_DIR = "/var/lib/kafka/data"  # a volume in the apache/kafka image, owned by its user
+UNUSED_IMAGE_VOLUMES = ("/etc/kafka/secrets", "/mnt/shared/config")  # its other VOLUMEs
 TOPIC = "teste"
 GROUP = "demo"
 CONSUMERS = 4
@@ -156,6 +157,9 @@ def compose_document() -> dict[str, Any]:
             "ports": [f"127.0.0.1:{host_port(n.node_id)}:{HOST_PORT + n.node_id - 1}"],
             "environment": env,
             "volumes": [f"{name}-data:{DATA_DIR}"],
+            # The image declares two more volumes (TLS secrets, mounted configs) this stack
+            # leaves empty: tmpfs there, so `down` leaves no anonymous volume behind.
+            "tmpfs": list(UNUSED_IMAGE_VOLUMES),
             # A Kafka tool is a JVM start: 2-4 s on an idle 2-core machine, 15-75 s seen on a
             # saturated one. Bounded by `timeout` itself, because Docker 20.10 leaves a health
             # check that overran its own timeout running (JVMs piled up, starving the brokers);
