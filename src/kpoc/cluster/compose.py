@@ -185,6 +185,8 @@ def compose_document() -> dict[str, Any]:
         ],
         "depends_on": healthy,
         "restart": "no",
+        # A tool run: none of the image's VOLUMEs is used, so none outlives `down`.
+        "tmpfs": [DATA_DIR, *UNUSED_IMAGE_VOLUMES],
     }
     # The producer runs first and alone (keyed, so its messages spread over the 3 partitions),
     # then exits; console and consumers wait for it to succeed. That is what lets
