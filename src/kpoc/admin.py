@@ -868,8 +868,9 @@ class Admin:
         A consumer must name the partitions it asks about. Every partition of the cluster costs
         ~0.1 s per group with 1,600 partitions, so an Admin that asked every topic recently
         (within ``COMMITTED_TOPICS_TTL``) asks only the topics the group has had offsets in
-        since, plus those assigned to its members now; :meth:`reset_offsets` forgets what it
-        knew. Offsets committed by a tool (not a member) into a new topic show after the TTL."""
+        since or had assigned, plus those assigned to its members now; :meth:`reset_offsets`
+        forgets what it knew. Offsets committed by a tool (not a member) into a new topic show
+        after the TTL."""
         md = md if md is not None else self._metadata()
         learnt, known = self._committed_topics.get(group, (0.0, frozenset()))
         fresh = time.monotonic() - learnt < self.COMMITTED_TOPICS_TTL
@@ -879,7 +880,9 @@ class Admin:
         if not tps:
             return {}
         found = committed_offsets(self.config, group, tps)
-        now_in = frozenset(t for t, _ in found)
+        # Topics assigned now count as known too: a member that has not committed yet will
+        # (the lag of a group sampled before its first commit stayed 0 until the TTL ran out).
+        now_in = frozenset(t for t, _ in found) | frozenset(assigned or ())
         self._committed_topics[group] = ((learnt, known | now_in) if fresh
                                          else (time.monotonic(), now_in))
         return found
