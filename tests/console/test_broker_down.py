@@ -19,7 +19,7 @@ from kpoc.errors import ClusterError, PrerequisiteError
 
 from .conftest import SHOTS, free_port, wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.disrupts_cluster]
 
 
 @pytest.fixture

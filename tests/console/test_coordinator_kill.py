@@ -22,6 +22,8 @@ from kpoc.errors import KpocError
 from .conftest import free_port, produce, wait_for
 from .test_broker_down import _restart
 
+pytestmark = pytest.mark.disrupts_cluster
+
 #: How long the coordinator stays down while the sampler and describe run against the group.
 OUTAGE_S = 15.0
 
