@@ -8,6 +8,7 @@ real `kpoc` process, so an abort shows as a process killed by SIGABRT instead of
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -85,5 +86,7 @@ def test_lag_sampler_and_describe_survive_a_coordinator_kill(
         except subprocess.TimeoutExpired:
             console.kill()
             _, err = console.communicate(timeout=10)
-    assert console.returncode >= 0 and "Assertion" not in err, err
+    # Stopped by our SIGTERM: uvicorn shuts down, then re-raises it (-15); an abort is -6.
+    assert console.returncode in (0, -signal.SIGTERM) and "Assertion" not in err, \
+        (console.returncode, err[-2000:])
     assert codes, "describe never ran while the coordinator was down"
