@@ -107,20 +107,30 @@ def test_four_consumers_on_three_partitions_one_idle_all_read_sigterm_leaves(
                 return len(info.members) == 4 and len(info.idle_members) == 1
             _wait_for("4 members, one idle", one_idle, 90)
             assert any("idle" in o.read_text() for o in outs)
-            # A rolling stop, one SIGTERM at a time once the group is stable again (a member
-            # stopped in the middle of the rebalance that another's leave started stays listed
-            # until the coordinator gives up on its rejoin, ~20 s here).
+            # A rolling stop, one SIGTERM at a time once the group has settled: n members, stable,
+            # and all 3 partitions assigned again. (cooperative-sticky rebalances in two rounds;
+            # "stable" alone is also true between them, and a member stopped in the middle of the
+            # second round stays listed until the coordinator gives up on its rejoin.)
+            def settled(n: int) -> bool:
+                info = admin.describe_group(group)
+                held = {tp for m in info.members for tp in m.assignment}
+                return (len(info.members) == n and info.state == "STABLE"
+                        and held == {(topic, i) for i in range(3)})
+
             for left, (p, o) in enumerate(zip(procs, outs, strict=True), 1):
+                members = 5 - left
+                _wait_for(f"the group settled with {members} members",
+                          lambda n=members: settled(n), 90)
                 p.send_signal(signal.SIGTERM)
                 assert p.wait(timeout=30) == 0, o.read_text()[-500:]
                 assert o.read_text().rstrip().endswith("left the group")
 
                 def gone(n: int = 4 - left) -> bool:
                     info = admin.describe_group(group)
-                    return len(info.members) == n and info.state in ("STABLE", "EMPTY")
+                    return len(info.members) == n
                 # Left cleanly: gone from the group before the session timeout (45 s) could
                 # have removed it.
-                _wait_for(f"{4 - left} members left in the group", gone, 30)
+                _wait_for(f"{4 - left} members left in the group", gone, 40)
             assert admin.describe_group(group).total_lag == 0  # all read and committed
     finally:
         for p in procs:

@@ -83,7 +83,7 @@ def test_producing_through_an_outage_writes_nothing_twice(chaos_cluster, capsys)
     traffic on through the restart. With a 10 s message timeout this failed (thousands of
     messages timed out, and stored twice after the epoch bump); now nothing may fail or repeat.
     Small and slow (3,000 at 100/s) so the traffic spans the outage and the recovery."""
-    v = run(8, chaos_cluster, messages=3000, rate=100)
+    v = run(9, chaos_cluster, messages=3000, rate=100)
     with capsys.disabled():
         print(_report(v))
     assert all(n.up for n in chaos_cluster.status().nodes)
@@ -128,8 +128,8 @@ def test_cli_runs_quorum_leader_kill_prints_the_verdict_and_exits_0(chaos_cluste
 
 
 def test_cli_rejects_an_unknown_scenario(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "kpoc", "chaos", "9", "--data-dir", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "kpoc", "chaos", "99", "--data-dir", str(tmp_path)],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
-    assert "unknown chaos scenario '9'" in r.stderr
-    assert all(s.name in r.stderr for s in SCENARIOS.values())
+    assert "unknown chaos scenario '99'" in r.stderr
+    assert all(s.name in r.stderr for s in SCENARIOS.values()) and "8|share-kill" in r.stderr

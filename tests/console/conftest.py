@@ -156,7 +156,7 @@ def live_console(cluster) -> Iterator[LiveServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM):
         pytest.skip("needs Debian's chromium (make system-deps)")

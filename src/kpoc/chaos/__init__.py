@@ -14,11 +14,21 @@ from .checker import (
     parse_value,
     redelivery_bound,
 )
-from .scenarios import CATCH_UP_BOUND, SCENARIOS, Scenario, Verdict, heal, resolve, run
+from .scenarios import (
+    CATCH_UP_BOUND,
+    SCENARIOS,
+    SHARE_KILL,
+    Scenario,
+    Verdict,
+    heal,
+    resolve,
+    run,
+)
 
 __all__ = [
     "CATCH_UP_BOUND",
     "SCENARIOS",
+    "SHARE_KILL",
     "Delivery",
     "DeliveryCheck",
     "Scenario",

@@ -29,7 +29,7 @@ from ._probe import Growth, KpocConsumer
 from ._reader import Reader
 from .checker import DeliveryCheck, check, redelivery_bound
 
-__all__ = ["CATCH_UP_BOUND", "SCENARIOS", "Context", "Fault", "Scenario", "Verdict",
+__all__ = ["CATCH_UP_BOUND", "SCENARIOS", "SHARE_KILL", "Context", "Fault", "Scenario", "Verdict",
            "resolve", "run"]
 
 #: The consumer must have read every acknowledged message this long after the last report.
@@ -578,13 +578,19 @@ SCENARIOS: dict[int, Scenario] = {s.number: s for s in [
 ]}
 
 
+#: The queue scenario (KIP-932, run by :mod:`kpoc.chaos.queue`): only a share-group member dies,
+#: so it needs no node of the cluster and is not a :class:`Scenario`.
+SHARE_KILL = (8, "share-kill")
+
+
 def resolve(scenario: int | str) -> Scenario:
     """A scenario by number (``1``) or name (``leader-kill``)."""
     text = str(scenario).strip().lower()
     for s in SCENARIOS.values():
         if text in (str(s.number), s.name):
             return s
-    names = ", ".join(f"{s.number}|{s.name}" for s in SCENARIOS.values())
+    numbered = sorted([(s.number, s.name) for s in SCENARIOS.values()] + [SHARE_KILL])
+    names = ", ".join(f"{number}|{name}" for number, name in numbered)
     raise UsageError(f"unknown chaos scenario {scenario!r}", f"pick one of: {names}")
 
 

@@ -7,15 +7,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..chaos import SCENARIOS, resolve, run
+from ..chaos import SCENARIOS, SHARE_KILL, resolve, run
 from ..chaos.queue import run_share_kill
 from ..cluster import LocalCluster
 from ..config import default_data_dir
 from ..errors import KpocError
 from ._common import emit_json, err, out, output_option
 
-#: The queue scenario (KIP-932): only a consumer dies, so it runs on any share-group cluster.
-SHARE_KILL = (8, "share-kill")
 _LIST = "\n".join(f"  {s.number} {s.name:<14} {s.title}" for s in SCENARIOS.values()) + (
     f"\n  {SHARE_KILL[0]} {SHARE_KILL[1]:<14} SIGKILL a share-group member mid-batch: its "
     "records redelivered, every redelivery counted")
