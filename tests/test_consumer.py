@@ -268,3 +268,50 @@ def test_kip848_rejects_classic_settings_in_one_line(run_kpoc, make_topic):
     env = run_kpoc("consume", topic, "-X", "heartbeat.interval.ms=500", "-e",
                    env={"KPOC_GROUP_PROTOCOL": "consumer"})
     assert env.returncode == 2 and "heartbeat.interval.ms" in env.stderr, env.stderr
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_four_members_closed_at_once_all_leave_at_once(config, make_topic, unique_name,
+                                                       protocol):
+    """Issue 17, defect 5: four members on three partitions stopped together; the idle one
+    stayed listed for the session timeout (45 s), as librdkafka's close() sent no LeaveGroup
+    for a cooperative member holding no partition. Every member must be gone well before."""
+    from kpoc.admin import Admin
+
+    topic, group = make_topic(3, 3), unique_name("leave")
+    members = [Consumer(config, [topic], group, protocol=protocol) for _ in range(4)]
+
+    def run(c: Consumer) -> None:
+        for _ in c.records():
+            pass
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in members]
+    for t in threads:
+        t.start()
+    with Admin(config) as admin:
+        def members_now() -> tuple[int, int, str]:
+            try:
+                info = admin.describe_group(group)
+            except NotFound:  # not joined yet
+                return 0, 0, "NONE"
+            held = {tp for m in info.members for tp in m.assignment}
+            return len(info.members), len(held), info.state
+
+        deadline = time.monotonic() + 90
+        while members_now() != (4, 3, "STABLE"):
+            assert time.monotonic() < deadline, members_now()
+            time.sleep(0.3)
+        for c in members:
+            c.stop()
+        for t in threads:
+            t.join(30)
+        closers = [threading.Thread(target=c.close) for c in members]
+        for t in closers:
+            t.start()
+        for t in closers:
+            t.join(30)
+        left_at = time.monotonic()
+        while members_now()[0] != 0:
+            # The session timeout is 45 s: a member still listed after 20 s did not leave.
+            assert time.monotonic() - left_at < 20, members_now()
+            time.sleep(0.3)

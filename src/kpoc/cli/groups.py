@@ -7,6 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from .._isolated import AdminProcess
 from ..admin import Admin, parse_reset_target
 from ._common import client_options, config_from, emit_json, err, out, output_option
 
@@ -32,7 +33,7 @@ def list_(output: str, **conn: Any) -> None:
     Example:
       kpoc groups list -o json
     """
-    with Admin(config_from(conn)) as admin:
+    with AdminProcess(config_from(conn)) as admin:  # survives librdkafka's abort (_isolated)
         summaries = admin.list_groups(with_lag=True)
     if output == "json":
         for g in summaries:
@@ -62,7 +63,7 @@ def describe(group: str, output: str, **conn: Any) -> None:
     Example:
       kpoc groups describe kpoc
     """
-    with Admin(config_from(conn)) as admin:
+    with AdminProcess(config_from(conn)) as admin:  # survives librdkafka's abort (_isolated)
         g = admin.describe_group(group)
     if output == "json":
         emit_json(g.to_dict())

@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from .._isolated import AdminProcess
 from .._version import __version__
 from ..admin import Admin
 from ..cluster import LocalCluster
@@ -36,9 +37,13 @@ class Console:
     sender: Sender
     local: LocalCluster | None = None
     admin: Admin = field(init=False)
+    #: Group listings and descriptions, in a child process: librdkafka can abort the process
+    #: when a group coordinator is lost mid-request (see :mod:`kpoc._isolated`).
+    groups: AdminProcess = field(init=False)
 
     def __post_init__(self) -> None:
         self.admin = Admin(self.config)
+        self.groups = AdminProcess(self.config)
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
                status_code: int = 200) -> Response:

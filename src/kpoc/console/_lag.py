@@ -1,6 +1,7 @@
 """Lag history without Prometheus: periodic samples of every group's lag, kept in memory.
 
-A background thread asks :class:`kpoc.admin.Admin` for each group's committed offsets and the
+A background thread asks :class:`kpoc.admin.Admin`, in a child process (:mod:`kpoc._isolated`:
+librdkafka can abort on a coordinator's loss), for each group's committed offsets and the
 partitions' high watermarks every ``interval`` seconds and keeps the last ``keep`` samples per
 group in a deque, so memory is bounded by ``max_groups × keep``. From two samples it estimates how
 fast the group consumes, how fast producers add messages, and so how long the lag takes to drain.
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any
 
+from .._isolated import AdminProcess
 from ..admin import Admin, GroupInfo, GroupSummary
 from ..config import ClientConfig
 from ..errors import KpocError
@@ -111,13 +113,13 @@ class LagHistory:
             self._thread = None
 
     def _loop(self) -> None:
-        with Admin(self.config) as admin:
+        with AdminProcess(self.config) as admin:
             while not self._stop.is_set():
                 started = time.monotonic()
                 self.sample(admin)
                 self._stop.wait(max(self.interval - (time.monotonic() - started), 0.1))
 
-    def sample(self, admin: Admin) -> None:
+    def sample(self, admin: Admin | AdminProcess) -> None:
         """One round over every group; errors are kept, not raised."""
         started = time.time()
         try:

@@ -111,6 +111,7 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
             yield
         finally:
             console.lag.stop()
+            console.groups.close()
             console.admin.close()
 
     app = FastAPI(

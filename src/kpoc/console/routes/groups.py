@@ -81,7 +81,7 @@ def assignment_map(info: GroupInfo) -> dict[str, Any]:
 
 def detail(c: Console, group: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The group now and its lag history up to this very sample: one snapshot per render."""
-    info = retry(lambda: c.admin.describe_group(group))
+    info = retry(lambda: c.groups.describe_group(group))
     sample = c.lag.record(info, viewed=True)
     d = info.to_dict()
     d["assignment_map"] = assignment_map(info)
@@ -97,13 +97,13 @@ def list_groups(c: Console) -> list[dict[str, Any]]:
     background, so this page answers in milliseconds with each row saying how old it is."""
     # Listing groups with no broker up answers an empty list; say that Kafka is down instead.
     c.admin.cluster()
-    listed = retry(c.admin.list_groups)
+    listed = retry(c.groups.list_groups)
     cached = c.lag.latest()
     # Groups the sampler has not seen yet (new ones, or all of them while its first round
     # runs): a few are described now, the rest say "sampling" until its round reaches them.
     missing = [g.group_id for g in listed if g.group_id not in cached][:LIVE_LIMIT]
     now = time.time()
-    for info in retry(lambda: c.admin.describe_groups(missing)).values():
+    for info in retry(lambda: c.groups.describe_groups(missing)).values():
         c.lag.record(info)
         cached[info.group_id] = (now, GroupSummary(info.group_id, info.state, info.type,
                                                    len(info.members), info.total_lag))
