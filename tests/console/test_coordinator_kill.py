@@ -1,9 +1,10 @@
 """The console's lag sampler and `kpoc groups describe` through a SIGKILL of the coordinator.
 
-Issue 17 saw librdkafka abort a process (``rdkafka_queue.h … Assertion 'eonce->refcnt > 0'``)
-in ``AdminClient.describe_consumer_groups`` around a coordinator's loss and recovery; both the
-console's lag sampler and `kpoc groups describe` make that call. Everything under test runs as a
-real `kpoc` process, so an abort shows as a process killed by SIGABRT instead of killing pytest.
+librdkafka aborts a process (``rdkafka_queue.h … Assertion 'eonce->refcnt > 0'``, librdkafka
+issue 4605) when a group description is in flight to a coordinator that dies; both the console's
+lag sampler and `kpoc groups describe` make that call, in a child process (kpoc._isolated) whose
+abort is contained. Everything under test runs as a real `kpoc` process, so an abort that got
+through would show as a process killed by SIGABRT instead of killing pytest.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def _samples(url: str, group: str) -> int:
     except httpx.HTTPError:
         return 0
     return len(r.json().get("samples", [])) if r.status_code == 200 else 0
+
+
+def _contained(stderr: str) -> bool:
+    """No abort, or each one was a child's: the parent said so and asked again."""
+    return stderr.count("Assertion") <= stderr.count("the admin process")
 
 
 def _coordinator(admin: Admin, group: str) -> int | None:
@@ -69,13 +75,14 @@ def test_lag_sampler_and_describe_survive_a_coordinator_kill(
                 r = run_kpoc("groups", "describe", group, "--timeout", "3", timeout=60)
                 codes.append(r.returncode)
                 # A negative code is a signal: -6 is librdkafka's assertion abort.
-                assert r.returncode >= 0 and "Assertion" not in r.stderr, r.stderr
+                assert r.returncode >= 0 and _contained(r.stderr), r.stderr
                 assert console.poll() is None, "the console died while its coordinator did"
         finally:
             _restart(manager, coordinator, cluster)  # the cluster handed back whole
-        # Not asserted: new lag samples after the restart. In 2 runs of 2 on a loaded machine
-        # none came within 90-300 s (issue 17: under investigation, not an abort).
         assert console.poll() is None, "the console died"
+        # The sampler goes on: new samples of the group once its coordinator is back.
+        before = _samples(url, group)
+        wait_for(lambda: _samples(url, group) > before + 2, 120, "new lag samples after it")
         after = wait_for(lambda: run_kpoc("groups", "describe", group, "--timeout", "10",
                                           timeout=60).returncode == 0, 90, "describe to work")
         assert after
@@ -87,6 +94,6 @@ def test_lag_sampler_and_describe_survive_a_coordinator_kill(
             console.kill()
             _, err = console.communicate(timeout=10)
     # Stopped by our SIGTERM: uvicorn shuts down, then re-raises it (-15); an abort is -6.
-    assert console.returncode in (0, -signal.SIGTERM) and "Assertion" not in err, \
+    assert console.returncode in (0, -signal.SIGTERM) and _contained(err), \
         (console.returncode, err[-2000:])
     assert codes, "describe never ran while the coordinator was down"
