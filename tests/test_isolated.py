@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -75,3 +76,16 @@ def test_a_child_that_never_answers_is_killed_at_the_bound(tmp_path, monkeypatch
         groups.list_groups()
     assert time.monotonic() - started < 15
     assert groups.pid is None and not Path(f"/proc/{pid}/cmdline").exists()
+
+
+def test_a_dropped_admin_process_takes_its_child_with_it():
+    groups = AdminProcess(ClientConfig("127.0.0.1:1"))
+    groups.start()
+    pid = groups.pid
+    assert pid is not None and Path(f"/proc/{pid}").exists()
+    del groups
+    gc.collect()
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists():
+        assert time.monotonic() < deadline, "the child outlived its AdminProcess"
+        time.sleep(0.05)

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
@@ -62,6 +63,17 @@ def _serve(requests: Connection, answers: Connection) -> None:
             answers.send(answer)
 
 
+def _release(requests: Connection, answers: Connection, proc: subprocess.Popen[bytes]) -> None:
+    """Close the pipes (the child's loop ends at EOF) and reap the child; kill it if it lingers."""
+    requests.close()
+    answers.close()
+    try:
+        proc.wait(2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def _death(exitcode: int | None) -> str:
     if exitcode is None:
         return "no exit status"
@@ -88,6 +100,8 @@ class AdminProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._requests: Connection | None = None
         self._answers: Connection | None = None
+        #: Releases the child if this object is dropped without close().
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __enter__(self) -> AdminProcess:
         return self
@@ -127,22 +141,17 @@ class AdminProcess:
                 os.close(to_parent)
             self._requests = Connection(to_child, readable=False)
             self._answers = Connection(from_child, writable=False)
+            self._finalizer = weakref.finalize(self, _release, self._requests, self._answers,
+                                               self._proc)
             self._requests.send(self.config)  # a child that died at once: BrokenPipeError
         assert self._requests is not None and self._answers is not None
         return self._requests, self._answers
 
     def _stop(self) -> None:
-        proc, self._proc = self._proc, None
-        for conn in (self._requests, self._answers):
-            if conn is not None:
-                conn.close()
-        self._requests = self._answers = None
-        if proc is not None:
-            try:
-                proc.wait(2)  # the closed pipe ends its loop
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        finalizer, self._finalizer = self._finalizer, None
+        self._proc = self._requests = self._answers = None
+        if finalizer is not None:
+            finalizer()  # _release, once
 
     def close(self) -> None:
         with self._lock:
