@@ -200,11 +200,22 @@ def test_parse_start_rejects(text):
         parse_start(text)
 
 
+def _reading(members: list[Consumer]) -> list[threading.Thread]:
+    """A thread per member, reading (and dropping) records until the member is stopped."""
+    def run(c: Consumer) -> None:
+        for _ in c.records():
+            pass
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in members]
+    for t in threads:
+        t.start()
+    return threads
+
+
 def test_kip848_group_of_four_on_three_partitions(config, make_topic, unique_name, run_kpoc):
     """--group-protocol consumer: the broker assigns; one of 4 members is idle, like classic,
     and the group is CONSUMER with its epochs and target assignment everywhere kpoc shows it."""
     import json
-    import threading
 
     from kpoc.admin import Admin
 
@@ -213,14 +224,7 @@ def test_kip848_group_of_four_on_three_partitions(config, make_topic, unique_nam
     members = [Consumer(config, [topic], group, on_event=events.append, protocol="consumer")
                for _ in range(4)]
     assert all(m.protocol == "consumer" for m in members)
-
-    def run(c: Consumer) -> None:
-        for _ in c.records():
-            pass
-
-    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in members]
-    for t in threads:
-        t.start()
+    threads = _reading(members)
     try:
         deadline = time.monotonic() + 60
         with Admin(config) as admin:
@@ -280,14 +284,7 @@ def test_four_members_closed_at_once_all_leave_at_once(config, make_topic, uniqu
 
     topic, group = make_topic(3, 3), unique_name("leave")
     members = [Consumer(config, [topic], group, protocol=protocol) for _ in range(4)]
-
-    def run(c: Consumer) -> None:
-        for _ in c.records():
-            pass
-
-    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in members]
-    for t in threads:
-        t.start()
+    threads = _reading(members)
     with Admin(config) as admin:
         def members_now() -> tuple[int, int, str]:
             try:
