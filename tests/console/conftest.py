@@ -36,12 +36,14 @@ def csrf_client(app: FastAPI, **kw) -> TestClient:
     return client
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the consoles (and their lag samplers) stop when the console tests
+# are done, before the tests that kill nodes of the session cluster run (they run last).
+@pytest.fixture(scope="package")
 def console_app(cluster) -> Iterator[FastAPI]:
     yield make_app(cluster)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def client(console_app) -> Iterator[TestClient]:
     with csrf_client(console_app) as c:
         c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf_token"]
@@ -150,7 +152,7 @@ class LiveServer:
         self.thread.join(15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_console(cluster) -> Iterator[LiveServer]:
     with LiveServer(make_app(cluster, sample_interval=1.0)) as server:
         yield server
@@ -201,7 +203,7 @@ AUTH_TOKEN = "admin-token-0123456789"
 READONLY_TOKEN = "viewer-token-0123456789"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_console(cluster) -> Iterator[LiveServer]:
     app = make_app(cluster, sample_interval=0, auth=AUTH_TOKEN, read_only_auth=READONLY_TOKEN,
                    allowed_hosts=["127.0.0.1", "localhost"])
