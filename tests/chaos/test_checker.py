@@ -14,7 +14,13 @@ from kpoc.chaos import (
     redelivery_bound,
 )
 from kpoc.chaos._reader import Reader
-from kpoc.chaos.scenarios import Fault, Verdict, reader_settings
+from kpoc.chaos.scenarios import (
+    Fault,
+    Verdict,
+    offsets_partition,
+    reader_settings,
+    same_coordinator,
+)
 from kpoc.consumer import CLASSIC_ONLY
 from kpoc.errors import UsageError
 
@@ -224,3 +230,19 @@ def test_a_session_timeout_with_the_consumer_protocol_is_refused():
         reader_settings("consumer", 10000)
     with pytest.raises(UsageError, match="must be positive"):
         reader_settings("classic", 0)
+
+
+@pytest.mark.parametrize(("group", "partitions", "expected"), [
+    ("test", 2**31 - 1, 3556498),         # Java: "test".hashCode() == 3556498
+    ("polygenelubricants", 50, 0),        # hashCode() == Integer.MIN_VALUE: Utils.abs gives 0
+    ("hash-check-a", 10, 5),              # seen on a cluster: its commit grew partition 5
+    ("kpoc-chaos-9-outage-recovery-fe7ea889", 10, 4),  # and this one partition 4
+])
+def test_a_groups_offsets_partition_is_kafkas(group, partitions, expected):
+    assert offsets_partition(group, partitions) == expected
+
+
+def test_probe_groups_are_named_to_share_the_readers_coordinator():
+    name = same_coordinator("kpoc-chaos-9-x", "kpoc-chaos-9-x-kpoc-s45", 50)
+    assert name.startswith("kpoc-chaos-9-x-kpoc-s45-")
+    assert offsets_partition(name, 50) == offsets_partition("kpoc-chaos-9-x", 50)

@@ -41,6 +41,26 @@ REPLICATION = 3
 MIN_ISR = 2
 
 Progress = Callable[[str], None]
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+def offsets_partition(group: str, partitions: int) -> int:
+    """The ``__consumer_offsets`` partition of ``group``, whose leader coordinates it: Kafka's
+    ``Utils.abs(group.hashCode()) % partitions`` (Java's String hash over UTF-16 code units)."""
+    h = 0
+    units = group.encode("utf-16-be")
+    for i in range(0, len(units), 2):
+        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
+    if h >= 2**31:
+        h -= 2**32
+    return (0 if h == -2**31 else abs(h)) % partitions
+
+
+def same_coordinator(group: str, base: str, partitions: int) -> str:
+    """``base-N`` with the smallest N whose group has the same coordinator as ``group``."""
+    want = offsets_partition(group, partitions)
+    return next(f"{base}-{n}" for n in range(100 * partitions)
+                if offsets_partition(f"{base}-{n}", partitions) == want)
 
 
 def _silent(_: str) -> None:
@@ -192,18 +212,33 @@ class Context:
         return f
 
     # -- cluster facts --------------------------------------------------------------------------
-    def partitions(self) -> dict[int, Any]:
+    def partitions(self, topic: str | None = None) -> dict[int, Any]:
+        """The partitions of the scenario's topic (or of ``topic``), retried for 30 s."""
+        name = topic or self.topic
         deadline = time.monotonic() + 30
         while True:
             try:
-                md = self.admin.list_topics(self.topic, timeout=5)
-                t = md.topics[self.topic]
-                if t.error is None and len(t.partitions) == PARTITIONS:
+                md = self.admin.list_topics(name, timeout=5)
+                t = md.topics[name]
+                if t.error is None and t.partitions and (
+                        topic is not None or len(t.partitions) == PARTITIONS):
                     return dict(t.partitions)
             except Exception:
                 pass
             if time.monotonic() > deadline:
-                raise ClusterError(f"no metadata for topic {self.topic} within 30s")
+                raise ClusterError(f"no metadata for topic {name} within 30s")
+            time.sleep(0.2)
+
+    def coordinator(self, group: str) -> int:
+        """The node coordinating ``group``: the leader of its ``__consumer_offsets`` partition."""
+        deadline = time.monotonic() + 30
+        while True:
+            parts = self.partitions(OFFSETS_TOPIC)
+            leader = int(parts[offsets_partition(group, len(parts))].leader)
+            if leader >= 0:
+                return leader
+            if time.monotonic() > deadline:
+                raise ClusterError(f"group {group} has no coordinator after 30s")
             time.sleep(0.2)
 
     def leader(self, partition: int) -> int:
@@ -414,20 +449,26 @@ def _outage_through(ctx: Context) -> None:
     # second checkpoint only until the KRaft quorum is back (the first node restarted), so that
     # traffic meets the recovery itself, with older messages still queued.
     ctx.reach(0)
-    probes = {name: KpocConsumer(ctx.bootstrap, ctx.topic, f"{ctx.topic}-kpoc-{suffix}",
-                                 ctx.reader.workdir, args) for name, suffix, args in PROBES}
+    # The reader's group is named after the topic; each probe's group gets a name with the same
+    # coordinator, and that node is one of the two killed: every group loses its coordinator.
+    n_offsets = len(ctx.partitions(OFFSETS_TOPIC))
+    probes = {name: KpocConsumer(ctx.bootstrap, ctx.topic,
+                                 same_coordinator(ctx.topic, f"{ctx.topic}-kpoc-{suffix}",
+                                                  n_offsets), ctx.reader.workdir, args)
+              for name, suffix, args in PROBES}
     reader = Growth(ctx.reader.files[-1])
     try:
         deadline = time.monotonic() + 60
         while (any(p.growth.size() == 0 for p in probes.values())
                and time.monotonic() < deadline):
             time.sleep(0.2)  # each group has its partitions and has read something
-        first = ctx.leader(0)
+        first = ctx.coordinator(ctx.topic)
         quorum = ctx.cluster.quorum_leader()
         others = [n for n in (1, 2, 3) if n != first]
         second = quorum if quorum in others else others[0]
-        ctx.fault(f"SIGKILL nodes {first} and {second} while producing; restart after "
-                  f"{OUTAGE_S:g}s, producing on")
+        ctx.notes["coordinator_killed"] = first
+        ctx.fault(f"SIGKILL nodes {first} (the groups' coordinator) and {second} while "
+                  f"producing; restart after {OUTAGE_S:g}s, producing on")
         ctx.cluster.kill_node(first)
         ctx.cluster.kill_node(second)
         ctx.marks["down"] = time.monotonic()
