@@ -212,7 +212,7 @@ def test_the_verdict_reports_group_recovery_in_json_and_text():
 
 
 @pytest.mark.parametrize(("protocol", "session_ms", "expected"), [
-    (None, None, {"group.protocol": "classic"}),
+    (None, None, {"group.protocol": "classic", "session.timeout.ms": "10000"}),  # kpoc's
     ("classic", 10000, {"group.protocol": "classic", "session.timeout.ms": "10000"}),
     ("consumer", None, {"group.protocol": "consumer"}),
 ])
