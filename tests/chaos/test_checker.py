@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kpoc.chaos import (
-    Delivery,
-    Seen,
-    check,
-    format_value,
-    group_recovery,
-    parse_value,
-    redelivery_bound,
-)
+from kpoc.chaos import Delivery, Seen, check, format_value, parse_value, redelivery_bound
 from kpoc.chaos._reader import Reader
+from kpoc.chaos.checker import group_recovery
 from kpoc.chaos.scenarios import (
     Fault,
     Verdict,
