@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.slow]
 
 def _report(v: Verdict) -> str:
     rows = "  ".join(f"{k}={v_}" for k, v_ in v.rows())
-    faults = "; ".join(f"{f['fault']} -> {f['recovery_s']}s" for f in v.faults)
+    faults = "; ".join(f"{f['fault']} -> {f['recovery_s']}s (group {f['group_recovery_s']}s)"
+                       for f in v.faults)
     bad = "; ".join(f"{c.name}: {c.detail}" for c in v.failures())
     return (f"\nchaos {v.scenario} {v.name}: {'PASS' if v.ok else 'FAIL'} in {v.duration_s:.0f}s"
             f"\n  {rows}\n  faults: {faults}\n  notes: {v.notes}" + (f"\n  FAILED: {bad}" if bad
@@ -124,11 +125,13 @@ def test_cli_runs_quorum_leader_kill_prints_the_verdict_and_exits_0(chaos_cluste
         print(f"\nchaos 3 quorum-kill (CLI): {doc.get('verdict')} "
               + " ".join(f"{k}={doc.get(k)}" for k in (
                   "produced", "acknowledged", "failed", "consumed", "missing", "duplicates",
-                  "reordered", "redelivered", "time_to_recover_s", "catch_up_s")))
+                  "reordered", "redelivered", "time_to_recover_s", "group_recovery_s",
+                  "catch_up_s")))
     assert r.returncode == 0, r.stderr
     assert doc["verdict"] == "pass" and doc["scenario"] == 3
     assert doc["produced"] == doc["acknowledged"] == N and doc["missing"] == 0
     assert doc["duplicates"] == doc["reordered"] == 0
+    assert doc["group_recovery_s"] is not None and doc["faults"][0]["group_recovery_s"] is not None
     assert all(n.up for n in chaos_cluster.status().nodes)
     assert "Traceback" not in r.stderr
 
