@@ -69,6 +69,7 @@ def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
       kpoc cluster up
       kpoc chaos 1                        # leader hard kill x3, 50000 messages
       kpoc chaos two-down --messages 5000 --rate 2000 -o json
+      kpoc chaos 9 -n 3000 -r 100 --group-protocol consumer   # group recovery, KIP-848
     """
     if scenario.strip().lower() in (str(SHARE_KILL[0]), SHARE_KILL[1]):
         if group_protocol or session_timeout_ms is not None:
