@@ -225,6 +225,11 @@ ROWS: list[Row] = [
     Row("chaos-unknown-scenario", ["chaos", "99"], "unknown chaos scenario '99'", 2),
     Row("chaos-without-cluster", ["chaos", "1", "--data-dir", "{tmp}/none"],
         "no local cluster in", 1),
+    Row("chaos-session-with-kip848", ["chaos", "9", "--group-protocol", "consumer",
+                                      "--session-timeout-ms", "10000", "--data-dir", "{tmp}/none"],
+        "-X session.timeout.ms is a classic-protocol setting", 2),
+    Row("chaos-share-kill-with-group-protocol", ["chaos", "8", "--group-protocol", "classic"],
+        "--group-protocol and --session-timeout-ms do not apply", 2),
     # -- the other commands -----------------------------------------------------------------------
     Row("demo-dead-bootstrap", ["demo", "--no-cluster", "-b", DEAD, "--timeout", "2"],
         "no Kafka broker at 127.0.0.1:1", 5),

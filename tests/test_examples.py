@@ -91,6 +91,11 @@ def test_four_consumers_on_three_partitions_one_idle_all_read_sigterm_leaves(
         deliveries = [p.send(topic, v, key=v) for v in sorted(sent)]
         assert all(d.result().ok for d in deliveries)
     outs = [tmp_path / f"c{i}.out" for i in range(4)]
+    # A 45 s session (librdkafka's default, which consumer.py has; kpoc's is 10 s), so that a
+    # member gone within the bound below left the group rather than timed out.
+    session = tmp_path / "session.properties"
+    session.write_text("session.timeout.ms=45000\n")
+    env = {**env, "KPOC_CONFIG_FILE": str(session)}
     procs = [subprocess.Popen([sys.executable, str(EXAMPLES / name)], env=env, text=True,
                               stdout=o.open("w"), stderr=subprocess.STDOUT) for o in outs]
     try:

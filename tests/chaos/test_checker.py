@@ -6,6 +6,16 @@ import pytest
 
 from kpoc.chaos import Delivery, Seen, check, format_value, parse_value, redelivery_bound
 from kpoc.chaos._reader import Reader
+from kpoc.chaos.checker import group_recovery
+from kpoc.chaos.scenarios import (
+    Fault,
+    Verdict,
+    offsets_partition,
+    reader_settings,
+    same_coordinator,
+)
+from kpoc.consumer import CLASSIC_ONLY
+from kpoc.errors import UsageError
 
 
 def _acked(n: int, partitions: int = 3) -> list[Delivery]:
@@ -148,16 +158,84 @@ def test_foreign_values_are_not_parsed(value):
 def test_reader_files_parse_back_and_a_torn_last_line_is_dropped(tmp_path):
     r = Reader("unused:1", "t", "g", tmp_path)
     first = tmp_path / "reader-0.txt"
-    first.write_text("0 0 0\n1 0 0\n0 1 -\n2 0 0\n1 1")  # killed mid-line
+    first.write_text("0 0 0 5.0\n1 0 0 5.0\n0 1 - 5.5\n2 0 0 6.25\n1 1 1")  # killed mid-line
     r.files.append(first)
-    assert [(s.partition, s.offset, s.seq) for s in r.poll(final=True)] == [
-        (0, 0, 0), (1, 0, 0), (0, 1, None), (2, 0, 0)]
+    assert [(s.partition, s.offset, s.seq, s.at) for s in r.poll(final=True)] == [
+        (0, 0, 0, 5.0), (1, 0, 0, 5.0), (0, 1, None, 5.5), (2, 0, 0, 6.25)]
     assert r.torn == 1
     second = tmp_path / "reader-1.txt"
-    second.write_text("1 1 1\n1 2")  # still being written: the tail waits for its newline
+    second.write_text("1 1 1 7.0\n1 2")  # still being written: the tail waits for its newline
     r.files.append(second)
     assert [(s.partition, s.offset) for s in r.poll()] == [(1, 1)]
     with second.open("a") as f:
-        f.write(" 2\n")
-    assert [(s.partition, s.offset, s.seq) for s in r.poll()] == [(1, 2, 2)]
+        f.write(" 2 8.0\n")
+    assert [(s.partition, s.offset, s.seq, s.at) for s in r.poll()] == [(1, 2, 2, 8.0)]
     assert r.next_offsets() == {0: 2, 1: 3, 2: 1}
+
+
+def test_group_recovery_counts_from_the_first_ack_after_the_fault_to_the_next_read():
+    # The fault ends at 100. Writes are acknowledged again from 104; the group, waiting for a
+    # member from before the crash, reads again only at 149: 45 s of group recovery.
+    acked = [90.0, 95.0, 104.0, 104.5, 130.0]
+    read = [90.1, 95.2, 149.0, 149.0, 150.0]
+    assert group_recovery(acked, read, since=100.0) == pytest.approx(45.0)
+    # A working group reads within a fetch round trip of the first acknowledgement.
+    assert group_recovery(acked, [90.1, 95.2, 104.2], since=100.0) == pytest.approx(0.2)
+    # Reads before the writes came back (the backlog) do not count as recovery.
+    assert group_recovery([104.0], [101.0, 104.0], since=100.0) == pytest.approx(0.0)
+
+
+def test_group_recovery_is_none_when_the_group_never_read_again_or_nothing_came_back():
+    assert group_recovery([90.0, 104.0], [90.1], since=100.0) is None  # never read again
+    assert group_recovery([90.0], [90.1, 101.0], since=100.0) is None  # nothing acknowledged
+    assert group_recovery([], [], since=0.0) is None
+
+
+def test_the_verdict_reports_group_recovery_in_json_and_text():
+    f = Fault("SIGKILL nodes 1 and 3", at=10.0, recover_from=30.0, recovery_s=12.0,
+              group_recovery_s=44.6)
+    v = Verdict(9, "outage-recovery", "t", "topic", 100, 10.0, check([], []), [],
+                [f.to_dict(t0=0.0)], 12.0, 1.0, 99.0, group_recovery_s=44.6,
+                reader_group={"group.protocol": "classic", "session.timeout.ms": "45000"})
+    doc = v.to_dict()
+    assert doc["group_recovery_s"] == 44.6 and doc["faults"][0]["group_recovery_s"] == 44.6
+    assert doc["reader_group"]["session.timeout.ms"] == "45000"
+    assert ("group recovery", "44.6 s (group.protocol=classic, session.timeout.ms=45000)"
+            ) in v.rows()
+
+
+@pytest.mark.parametrize(("protocol", "session_ms", "expected"), [
+    (None, None, {"group.protocol": "classic", "session.timeout.ms": "10000"}),  # kpoc's
+    ("classic", 10000, {"group.protocol": "classic", "session.timeout.ms": "10000"}),
+    ("consumer", None, {"group.protocol": "consumer"}),
+])
+def test_the_reading_group_has_kpoc_consumes_settings(protocol, session_ms, expected):
+    got = reader_settings(protocol, session_ms)
+    assert got.items() >= expected.items()
+    if protocol == "consumer":  # KIP-848: the broker assigns and keeps the session
+        assert not set(got) & set(CLASSIC_ONLY)
+    else:
+        assert got["partition.assignment.strategy"] == "cooperative-sticky"
+
+
+def test_a_session_timeout_with_the_consumer_protocol_is_refused():
+    with pytest.raises(UsageError, match="classic-protocol setting"):
+        reader_settings("consumer", 10000)
+    with pytest.raises(UsageError, match="must be positive"):
+        reader_settings("classic", 0)
+
+
+@pytest.mark.parametrize(("group", "partitions", "expected"), [
+    ("test", 2**31 - 1, 3556498),         # Java: "test".hashCode() == 3556498
+    ("polygenelubricants", 50, 0),        # hashCode() == Integer.MIN_VALUE: Utils.abs gives 0
+    ("hash-check-a", 10, 5),              # seen on a cluster: its commit grew partition 5
+    ("kpoc-chaos-9-outage-recovery-fe7ea889", 10, 4),  # and this one partition 4
+])
+def test_a_groups_offsets_partition_is_kafkas(group, partitions, expected):
+    assert offsets_partition(group, partitions) == expected
+
+
+def test_probe_groups_are_named_to_share_the_readers_coordinator():
+    name = same_coordinator("kpoc-chaos-9-x", "kpoc-chaos-9-x-kpoc-s45", 50)
+    assert name.startswith("kpoc-chaos-9-x-kpoc-s45-")
+    assert offsets_partition(name, 50) == offsets_partition("kpoc-chaos-9-x", 50)

@@ -11,6 +11,7 @@ from .checker import (
     Seen,
     check,
     format_value,
+    group_recovery,
     parse_value,
     redelivery_bound,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Verdict",
     "check",
     "format_value",
+    "group_recovery",
     "heal",
     "parse_value",
     "redelivery_bound",

@@ -196,6 +196,10 @@ class Load:
             return None
         return max(first.values()) - t
 
+    def ack_times(self) -> list[float]:
+        """When each acknowledged message's report came (``time.monotonic()``)."""
+        return [self.t_report[i] for i in range(self.sent) if self.status[i] == ACKED]
+
     def acked_between(self, start: float, end: float) -> int:
         """Acknowledgements whose report arrived in ``[start, end]``."""
         return sum(1 for i in range(self.sent)

@@ -1,9 +1,10 @@
 """Group recovery, measured: ``kpoc consume`` processes whose output growth is timed.
 
-Scenario 9 runs one per ``session.timeout.ms`` value, each in a group of its own, next to the
-chaos reader (a static member). When the brokers come back, the time until each one's output
-grows again is how long its group took to work again: a dynamic member can wait for the members
-the new coordinator reloaded from before the crash to expire (issue 17, defect 4).
+Scenario 9 runs one per group setting (classic with two ``session.timeout.ms`` values, and the
+KIP-848 consumer protocol), each in a group of its own, next to the chaos reader. When the
+brokers come back, the time until each one's output grows again is how long its group took to
+work again: a dynamic member can wait for the members the new coordinator reloaded from before
+the crash to expire (issue 17, defect 4).
 """
 
 from __future__ import annotations
@@ -47,17 +48,17 @@ class Growth:
 
 
 class KpocConsumer:
-    """A ``kpoc consume`` process in its own group, printing one offset per record."""
+    """A ``kpoc consume`` process in its own group, printing one offset per record; ``args``
+    are its group options (``--group-protocol consumer``, ``-X session.timeout.ms=…``)."""
 
     def __init__(self, bootstrap: str, topic: str, group: str, workdir: Path,
-                 session_timeout_ms: int) -> None:
-        self.session_timeout_ms = session_timeout_ms
+                 args: list[str]) -> None:
         out = workdir / f"{group}.out"
         self._out = out.open("wb")
         self._err = out.with_suffix(".err").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kpoc", "consume", topic, "-g", group, "-b", bootstrap,
-             "-q", "-f", "%o\\n", "-X", f"session.timeout.ms={session_timeout_ms}"],
+             "-q", "-f", "%o\\n", *args],
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
         self.growth = Growth(out)
 

@@ -3,7 +3,9 @@
 The child (``python -m kpoc.chaos._worker``) reads the topic in a consumer group with the
 at-least-once contract — a record's offset is stored only after the record is processed
 (``enable.auto.offset.store=false`` + ``store_offsets``), stored offsets are committed every second
-and on revoke — and "processes" a record by appending ``partition offset seq`` to its output file.
+and on revoke — and "processes" a record by appending ``partition offset seq time`` to its output
+file (the time it was read, so the verdict can tell how long the group took to read again after a
+fault). Its group settings (protocol, session timeout) are kpoc's consumer's unless given.
 The parent (:class:`Reader`) starts, kills and restarts it, and reads the files back.
 """
 
@@ -20,8 +22,10 @@ from .checker import Seen
 class Reader:
     """Parent side: one consumer process at a time, each incarnation writing its own file."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str, workdir: Path) -> None:
+    def __init__(self, bootstrap: str, topic: str, group: str, workdir: Path,
+                 settings: dict[str, str] | None = None, static: bool = False) -> None:
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
+        self.settings, self.static = dict(settings or {}), static
         self.workdir = Path(workdir)
         self.proc: subprocess.Popen | None = None
         self.files: list[Path] = []
@@ -40,7 +44,9 @@ class Reader:
         with out.with_suffix(".err").open("wb") as errf:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kpoc.chaos._worker", "--bootstrap", self.bootstrap,
-                 "--topic", self.topic, "--group", self.group, "--out", str(out)],
+                 "--topic", self.topic, "--group", self.group, "--out", str(out),
+                 *(["--static"] if self.static else []),
+                 *(arg for k, v in self.settings.items() for arg in ("--setting", f"{k}={v}"))],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf,
             )
 
@@ -96,10 +102,10 @@ class Reader:
             chunk, self._pos[f] = data[:cut], pos + cut
             for line in chunk.splitlines():
                 parts = line.split()
-                if len(parts) != 3:
+                if len(parts) != 4:
                     continue
                 seq = None if parts[2] == b"-" else int(parts[2])
-                new.append(Seen(int(parts[0]), int(parts[1]), seq))
+                new.append(Seen(int(parts[0]), int(parts[1]), seq, float(parts[3])))
         self._seen.extend(new)
         return new
 

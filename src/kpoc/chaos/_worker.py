@@ -1,8 +1,9 @@
 """The chaos consumer process (``python -m kpoc.chaos._worker``); see :mod:`kpoc.chaos._reader`.
 
-At-least-once: a record is "processed" by appending ``partition offset seq`` to the output file,
-and only then is its offset stored (``enable.auto.offset.store=false`` + ``store_offsets``);
-stored offsets are committed every second, on revoke and on close.
+At-least-once: a record is "processed" by appending ``partition offset seq time`` (the read's
+``time.monotonic()``) to the output file, and only then is its offset stored
+(``enable.auto.offset.store=false`` + ``store_offsets``); stored offsets are committed every
+second, on revoke and on close.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 
 from .checker import parse_value
 
@@ -29,7 +31,12 @@ def _child(argv: list[str]) -> int:
     ap.add_argument("--group", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a group setting (group.protocol, session.timeout.ms, …)")
+    ap.add_argument("--static", action="store_true",
+                    help="static membership: a restarted reader takes its predecessor's place")
     a = ap.parse_args(argv)
+    group_settings = dict(kv.split("=", 1) for kv in a.setting)
 
     stop = False
 
@@ -55,13 +62,12 @@ def _child(argv: list[str]) -> int:
     quiet.addHandler(FatalWatch(logging.ERROR))
 
     def new_consumer() -> Consumer:
+        static = {"group.instance.id": f"{a.group}-reader"} if a.static else {}
         c = Consumer({
+            **group_settings,
+            **static,
             "bootstrap.servers": a.bootstrap,
             "group.id": a.group,
-            # Static membership: a restarted reader takes its predecessor's place at once
-            # instead of waiting for the dead member's session to expire.
-            "group.instance.id": f"{a.group}-reader",
-            "session.timeout.ms": 10000,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": True,
             "auto.commit.interval.ms": COMMIT_INTERVAL_MS,
@@ -84,14 +90,15 @@ def _child(argv: list[str]) -> int:
             if fatal:
                 # Seen after a group coordinator died: the static member's session expired, the
                 # new coordinator fenced it (FENCED_INSTANCE_ID) and librdkafka made that fatal.
-                # A fresh consumer with the same instance id rejoins at the committed offsets
-                # (at least once: what it re-reads counts as re-delivered).
+                # A fresh consumer (with the same instance id, if static) rejoins at the committed
+                # offsets (at least once: what it re-reads counts as re-delivered).
                 print(f"rejoin: {fatal[0]}", file=sys.stderr, flush=True)
                 fatal.clear()
                 with contextlib.suppress(Exception):
                     consumer.close()
                 consumer = new_consumer()
             msgs = consumer.consume(a.batch, timeout=0.5)
+            at = f"{time.monotonic():.3f}"
             lines = []
             nxt: dict[int, int] = {}
             for m in msgs:
@@ -99,7 +106,7 @@ def _child(argv: list[str]) -> int:
                 if m.error() is not None or part is None or off is None:
                     continue
                 ps = parse_value(m.value())
-                lines.append(f"{part} {off} {ps[1] if ps else '-'}\n")
+                lines.append(f"{part} {off} {ps[1] if ps else '-'} {at}\n")
                 nxt[part] = off + 1
             if lines:
                 os.write(fd, "".join(lines).encode())  # processed ...

@@ -19,6 +19,7 @@ __all__ = [
     "Seen",
     "check",
     "format_value",
+    "group_recovery",
     "parse_value",
     "redelivery_bound",
 ]
@@ -57,11 +58,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Seen:
-    """One record as a consumer read it. ``seq`` None: a value this run did not write."""
+    """One record as a consumer read it. ``seq`` None: a value this run did not write; ``at``:
+    when it was read (``time.monotonic()``, the same clock in every process of the host)."""
 
     partition: int
     offset: int
     seq: int | None
+    at: float | None = None
 
 
 @dataclass
@@ -181,6 +184,23 @@ def check(deliveries: Iterable[Delivery], seen: Iterable[Seen], produced: int | 
             _sample(c.samples, "offset_mismatch", f"p{key[0]}#{key[1]}@{acked_at}")
     c.failed_present = sum(1 for key in failed if key in copies)
     return c
+
+
+def group_recovery(acked_at: Iterable[float], read_at: Iterable[float], since: float
+                   ) -> float | None:
+    """How long the reading group took to consume again after a fault, in seconds.
+
+    Counted from the first acknowledgement at or after ``since`` (the fault's end as the group can
+    see it: the cluster takes writes again, so there is something new to read) to the first record
+    read at or after that acknowledgement. A group that works reads it within a fetch round trip;
+    a group that waits (for a member that will never rejoin, for a coordinator) shows the wait.
+    None: nothing was acknowledged after ``since``, or nothing was read after that.
+    """
+    avail = min((t for t in acked_at if t >= since), default=None)
+    if avail is None:
+        return None
+    read = min((t for t in read_at if t >= avail), default=None)
+    return None if read is None else read - avail
 
 
 def redelivery_bound(written: Mapping[int, int], committed: Mapping[int, int]) -> int:

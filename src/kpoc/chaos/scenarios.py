@@ -27,10 +27,10 @@ from ..errors import ClusterError, KpocError, UsageError
 from ._load import ACKED, Checkpoint, Load
 from ._probe import Growth, KpocConsumer
 from ._reader import Reader
-from .checker import DeliveryCheck, check, redelivery_bound
+from .checker import DeliveryCheck, check, group_recovery, redelivery_bound
 
 __all__ = ["CATCH_UP_BOUND", "SCENARIOS", "SHARE_KILL", "Context", "Fault", "Scenario", "Verdict",
-           "resolve", "run"]
+           "reader_settings", "resolve", "run"]
 
 #: The consumer must have read every acknowledged message this long after the last report.
 CATCH_UP_BOUND = 30.0
@@ -41,6 +41,26 @@ REPLICATION = 3
 MIN_ISR = 2
 
 Progress = Callable[[str], None]
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+def offsets_partition(group: str, partitions: int) -> int:
+    """The ``__consumer_offsets`` partition of ``group``, whose leader coordinates it: Kafka's
+    ``Utils.abs(group.hashCode()) % partitions`` (Java's String hash over UTF-16 code units)."""
+    h = 0
+    units = group.encode("utf-16-be")
+    for i in range(0, len(units), 2):
+        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
+    if h >= 2**31:
+        h -= 2**32
+    return (0 if h == -2**31 else abs(h)) % partitions
+
+
+def same_coordinator(group: str, base: str, partitions: int) -> str:
+    """``base-N`` with the smallest N whose group has the same coordinator as ``group``."""
+    want = offsets_partition(group, partitions)
+    return next(f"{base}-{n}" for n in range(100 * partitions)
+                if offsets_partition(f"{base}-{n}", partitions) == want)
 
 
 def _silent(_: str) -> None:
@@ -55,10 +75,11 @@ class Fault:
     at: float
     recover_from: float
     recovery_s: float | None = None
+    group_recovery_s: float | None = None
 
     def to_dict(self, t0: float) -> dict[str, Any]:
         return {"fault": self.label, "at_s": round(self.at - t0, 3),
-                "recovery_s": None if self.recovery_s is None else round(self.recovery_s, 3)}
+                "recovery_s": _r(self.recovery_s), "group_recovery_s": _r(self.group_recovery_s)}
 
 
 @dataclass
@@ -83,6 +104,11 @@ class Verdict:
     catch_up_s: float | None
     duration_s: float
     notes: dict[str, Any] = field(default_factory=dict)
+    #: The worst fault's :func:`~kpoc.chaos.checker.group_recovery`: from the first
+    #: acknowledgement after the fault's end to the reading group's first read after it.
+    group_recovery_s: float | None = None
+    #: The reading group's settings (group.protocol, session.timeout.ms, static membership).
+    reader_group: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -96,6 +122,8 @@ class Verdict:
         c = self.check
         rec = "-" if self.time_to_recover_s is None else f"{self.time_to_recover_s:.1f} s"
         cu = "-" if self.catch_up_s is None else f"{self.catch_up_s:.1f} s"
+        gr = "-" if self.group_recovery_s is None else f"{self.group_recovery_s:.1f} s"
+        group = ", ".join(f"{k}={v}" for k, v in self.reader_group.items())
         return [
             ("produced", str(c.produced)),
             ("acknowledged", str(c.acknowledged)),
@@ -108,6 +136,7 @@ class Verdict:
                                               if c.reordered_failed else "")),
             ("re-delivered", str(c.redelivered)),
             ("time to recover", rec),
+            ("group recovery", gr + (f" ({group})" if group else "")),
             ("consumer catch-up", cu),
         ]
 
@@ -120,7 +149,9 @@ class Verdict:
             "failed": self.check.failed, "consumed": self.check.consumed,
             "missing": self.check.missing, "duplicates": self.check.duplicates,
             "reordered": self.check.reordered, "redelivered": self.check.redelivered,
-            "time_to_recover_s": _r(self.time_to_recover_s), "catch_up_s": _r(self.catch_up_s),
+            "time_to_recover_s": _r(self.time_to_recover_s),
+            "group_recovery_s": _r(self.group_recovery_s), "reader_group": self.reader_group,
+            "catch_up_s": _r(self.catch_up_s),
             "duration_s": _r(self.duration_s),
             "criteria": [asdict(c) for c in self.criteria], "faults": self.faults,
             "check": self.check.to_dict(), "notes": self.notes,
@@ -181,18 +212,33 @@ class Context:
         return f
 
     # -- cluster facts --------------------------------------------------------------------------
-    def partitions(self) -> dict[int, Any]:
+    def partitions(self, topic: str | None = None) -> dict[int, Any]:
+        """The partitions of the scenario's topic (or of ``topic``), retried for 30 s."""
+        name = topic or self.topic
         deadline = time.monotonic() + 30
         while True:
             try:
-                md = self.admin.list_topics(self.topic, timeout=5)
-                t = md.topics[self.topic]
-                if t.error is None and len(t.partitions) == PARTITIONS:
+                md = self.admin.list_topics(name, timeout=5)
+                t = md.topics[name]
+                if t.error is None and t.partitions and (
+                        topic is not None or len(t.partitions) == PARTITIONS):
                     return dict(t.partitions)
             except Exception:
                 pass
             if time.monotonic() > deadline:
-                raise ClusterError(f"no metadata for topic {self.topic} within 30s")
+                raise ClusterError(f"no metadata for topic {name} within 30s")
+            time.sleep(0.2)
+
+    def coordinator(self, group: str) -> int:
+        """The node coordinating ``group``: the leader of its ``__consumer_offsets`` partition."""
+        deadline = time.monotonic() + 30
+        while True:
+            parts = self.partitions(OFFSETS_TOPIC)
+            leader = int(parts[offsets_partition(group, len(parts))].leader)
+            if leader >= 0:
+                return leader
+            if time.monotonic() > deadline:
+                raise ClusterError(f"group {group} has no coordinator after 30s")
             time.sleep(0.2)
 
     def leader(self, partition: int) -> int:
@@ -277,6 +323,9 @@ class Scenario:
     #: None: kpoc's own producer settings (:func:`kpoc.producer.producer_defaults`).
     message_timeout_ms: int | None = 120_000
     failures_expected: bool = False
+    #: Static membership for the reader, so that a restarted one takes the killed one's place at
+    #: once (scenario 5); otherwise it is a dynamic member, as kpoc's consumer is.
+    static_reader: bool = False
     criteria: Criteria = _none
 
 
@@ -384,9 +433,14 @@ def _two_down_criteria(ctx: Context, c: DeliveryCheck) -> list[Criterion]:
 OUTAGE_S = 20.0
 
 
-#: Scenario 8 also times ``kpoc consume`` groups with these session timeouts (45 s is
-#: librdkafka's and kpoc's default) through the recovery.
-PROBE_SESSION_MS = (45_000, 10_000)
+#: Scenario 9 also times ``kpoc consume`` groups with these settings through the recovery:
+#: classic with librdkafka's default session (45 s) and a 10 s one, and KIP-848 (the broker's
+#: group.consumer.session.timeout.ms applies). Name (for the notes, and the group's suffix), args.
+PROBES = (("classic, session.timeout.ms=45000", "s45", ["-X", "session.timeout.ms=45000",
+                                                        "--group-protocol", "classic"]),
+          ("classic, session.timeout.ms=10000", "s10", ["-X", "session.timeout.ms=10000",
+                                                        "--group-protocol", "classic"]),
+          ("consumer (KIP-848)", "kip848", ["--group-protocol", "consumer"]))
 
 
 def _outage_through(ctx: Context) -> None:
@@ -395,19 +449,26 @@ def _outage_through(ctx: Context) -> None:
     # second checkpoint only until the KRaft quorum is back (the first node restarted), so that
     # traffic meets the recovery itself, with older messages still queued.
     ctx.reach(0)
-    probes = [KpocConsumer(ctx.bootstrap, ctx.topic, f"{ctx.topic}-kpoc-s{ms // 1000}",
-                           ctx.reader.workdir, ms) for ms in PROBE_SESSION_MS]
+    # The reader's group is named after the topic; each probe's group gets a name with the same
+    # coordinator, and that node is one of the two killed: every group loses its coordinator.
+    n_offsets = len(ctx.partitions(OFFSETS_TOPIC))
+    probes = {name: KpocConsumer(ctx.bootstrap, ctx.topic,
+                                 same_coordinator(ctx.topic, f"{ctx.topic}-kpoc-{suffix}",
+                                                  n_offsets), ctx.reader.workdir, args)
+              for name, suffix, args in PROBES}
     reader = Growth(ctx.reader.files[-1])
     try:
         deadline = time.monotonic() + 60
-        while any(p.growth.size() == 0 for p in probes) and time.monotonic() < deadline:
+        while (any(p.growth.size() == 0 for p in probes.values())
+               and time.monotonic() < deadline):
             time.sleep(0.2)  # each group has its partitions and has read something
-        first = ctx.leader(0)
+        first = ctx.coordinator(ctx.topic)
         quorum = ctx.cluster.quorum_leader()
         others = [n for n in (1, 2, 3) if n != first]
         second = quorum if quorum in others else others[0]
-        ctx.fault(f"SIGKILL nodes {first} and {second} while producing; restart after "
-                  f"{OUTAGE_S:g}s, producing on")
+        ctx.notes["coordinator_killed"] = first
+        ctx.fault(f"SIGKILL nodes {first} (the groups' coordinator) and {second} while "
+                  f"producing; restart after {OUTAGE_S:g}s, producing on")
         ctx.cluster.kill_node(first)
         ctx.cluster.kill_node(second)
         ctx.marks["down"] = time.monotonic()
@@ -421,9 +482,8 @@ def _outage_through(ctx: Context) -> None:
         ctx.start(second)
         ctx.say(f"replicas back in sync after {ctx.wait_in_sync():.1f}s")
         # Group recovery: from the quorum's return until each consumer reads again.
-        clocks = {"chaos reader (static member)": reader,
-                  **{f"kpoc consume, session.timeout.ms={p.session_timeout_ms}": p.growth
-                     for p in probes}}
+        clocks = {"chaos reader": reader,
+                  **{f"kpoc consume, {name}": p.growth for name, p in probes.items()}}
         deadline = time.monotonic() + 120
         while (any(g.grew_after(quorum_back) is None for g in clocks.values())
                and time.monotonic() < deadline):
@@ -434,7 +494,7 @@ def _outage_through(ctx: Context) -> None:
         ctx.say(f"consumers read again after the quorum came back: "
                 f"{ctx.notes['reads_again_after_quorum_back_s']}")
     finally:
-        for p in probes:
+        for p in probes.values():
             p.stop()
         reader.stop()
 
@@ -566,7 +626,7 @@ SCENARIOS: dict[int, Scenario] = {s.number: s for s in [
              _two_down, (0.3, 0.6), message_timeout_ms=5_000, failures_expected=True,
              criteria=_two_down_criteria),
     Scenario(5, "consumer-kill", "SIGKILL the consumer mid-batch, restart it in the same group",
-             _consumer_kill, (0.3, 0.6), criteria=_consumer_kill_criteria),
+             _consumer_kill, (0.3, 0.6), criteria=_consumer_kill_criteria, static_reader=True),
     Scenario(6, "full-restart", "stop every node (down) and start them again (up)",
              _full_restart, (0.4, 0.7)),
     Scenario(7, "slow-follower", "SIGSTOP a follower beyond replica.lag.time.max.ms, SIGCONT",
@@ -635,14 +695,35 @@ def _load(sc: Scenario, bootstrap: str, topic: str, n: int, rate: float) -> Load
                 message_timeout_ms=int(str(kpoc["message.timeout.ms"])), extra=kpoc)
 
 
+def reader_settings(group_protocol: str | None = None, session_timeout_ms: int | None = None
+                    ) -> dict[str, str]:
+    """The reading group's settings: kpoc's consumer's for the protocol (classic by default), with
+    ``session_timeout_ms`` (classic only: KIP-848 moved the session to the broker)."""
+    from ..config import ClientConfig
+    from ..consumer import CLASSIC_ONLY, CONSUMER_DEFAULTS, protocol_properties
+
+    given = {} if session_timeout_ms is None else {"session.timeout.ms": str(session_timeout_ms)}
+    if session_timeout_ms is not None and session_timeout_ms <= 0:
+        raise UsageError(f"--session-timeout-ms {session_timeout_ms} must be positive",
+                         "e.g. --session-timeout-ms 10000")
+    props = {**protocol_properties(group_protocol, ClientConfig(properties=given),
+                                   CONSUMER_DEFAULTS), **given}
+    return {k: str(v) for k, v in props.items() if k in CLASSIC_ONLY or k == "group.protocol"}
+
+
 def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         rate: float | None = None, pause: float = 2.0, progress: Progress = _silent,
-        keep_topic: bool = False) -> Verdict:
-    """Run one scenario against the cluster in ``cluster``; the cluster is left whole."""
+        keep_topic: bool = False, group_protocol: str | None = None,
+        session_timeout_ms: int | None = None) -> Verdict:
+    """Run one scenario against the cluster in ``cluster``; the cluster is left whole.
+
+    ``group_protocol`` and ``session_timeout_ms`` set the reading group's protocol (classic or
+    consumer, KIP-848) and classic session timeout; by default kpoc's consumer's."""
     from ..admin import Admin
     from ..config import ClientConfig
 
     sc = resolve(scenario)
+    settings = reader_settings(group_protocol, session_timeout_ms)
     n = sc.messages if messages is None else messages
     r = sc.rate if rate is None else rate
     if n < 100:
@@ -660,7 +741,9 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
              f"{MIN_ISR}; {n} messages at {r:g}/s, message.timeout.ms={load.message_timeout_ms}")
 
     work = Path(tempfile.mkdtemp(prefix="kpoc-chaos-"))
-    reader = Reader(bootstrap, topic, topic, work)
+    reader = Reader(bootstrap, topic, topic, work, settings, static=sc.static_reader)
+    progress(f"reading group: {', '.join(f'{k}={v}' for k, v in settings.items())}"
+             + (", static membership" if sc.static_reader else ""))
     checkpoints = [Checkpoint(int(f * n), threading.Event(), threading.Event())
                    for f in sc.checkpoints]
     ctx = Context(cluster, bootstrap, topic, load, reader, checkpoints, progress, pause)
@@ -737,13 +820,19 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
             ctx.say(f"cluster not healthy after the run: {exc}")
     duration = time.monotonic() - t_start
 
+    acked_at = load.ack_times()
+    read_at = [s.at for s in reader.seen if s.at is not None]
     for f in ctx.faults:
         if f.recovery_s is None:
             f.recovery_s = load.recovery_after(f.recover_from)
+        f.group_recovery_s = group_recovery(acked_at, read_at, f.recover_from)
     c = check(load.deliveries(), reader.seen, produced=load.sent)
     recs = [f.recovery_s for f in ctx.faults]
     ttr = None if not recs or any(x is None for x in recs) else max(
         x for x in recs if x is not None)
+    grs = [f.group_recovery_s for f in ctx.faults]
+    group_rec = None if not grs or any(x is None for x in grs) else max(
+        x for x in grs if x is not None)
     crit = [
         Criterion("faults injected as planned", ctx.error is None and bool(ctx.faults),
                   ctx.error or f"{len(ctx.faults)} fault(s)"),
@@ -791,4 +880,6 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         except Exception:
             pass
     return Verdict(sc.number, sc.name, sc.title, topic, n, r, c, crit,
-                   [f.to_dict(ctx.t0) for f in ctx.faults], ttr, catch_up, duration, ctx.notes)
+                   [f.to_dict(ctx.t0) for f in ctx.faults], ttr, catch_up, duration, ctx.notes,
+                   group_rec,
+                   {**settings, **({"group.instance.id": "static"} if sc.static_reader else {})})

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from ..config import ClientConfig, load_config
+from ..consumer import GROUP_PROTOCOLS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +81,14 @@ def old_flag(flag: str, dest: str, use: str, value: Any = None, **kw: Any) -> Ca
         return click.option(flag, name, hidden=True, **kw)(wrapper)  # type: ignore[return-value]
 
     return decorate
+
+
+def group_protocol_option(f: F) -> F:
+    """``--group-protocol classic|consumer`` (env KPOC_GROUP_PROTOCOL), for every group reader."""
+    return click.option(
+        "--group-protocol", type=click.Choice(GROUP_PROTOCOLS), envvar="KPOC_GROUP_PROTOCOL",
+        help="classic (client-side rebalances) or consumer (KIP-848: the broker assigns, no "
+             "stop-the-world rebalance) [env KPOC_GROUP_PROTOCOL; default classic].")(f)
 
 
 def output_option(f: F) -> F:

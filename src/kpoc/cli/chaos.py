@@ -9,10 +9,11 @@ from rich.table import Table
 
 from ..chaos import SCENARIOS, SHARE_KILL, resolve, run
 from ..chaos.queue import run_share_kill
+from ..chaos.scenarios import reader_settings
 from ..cluster import LocalCluster
 from ..config import default_data_dir
-from ..errors import KpocError
-from ._common import emit_json, err, out, output_option
+from ..errors import KpocError, UsageError
+from ._common import emit_json, err, group_protocol_option, out, output_option
 
 _LIST = "\n".join(f"  {s.number} {s.name:<14} {s.title}" for s in SCENARIOS.values()) + (
     f"\n  {SHARE_KILL[0]} {SHARE_KILL[1]:<14} SIGKILL a share-group member mid-batch: its "
@@ -35,20 +36,27 @@ class VerdictFailed(KpocError):
 @click.option("--pause", type=float, default=2.0, show_default=True,
               help="Seconds a killed node stays down before it is restarted.")
 @click.option("--keep-topic", is_flag=True, help="Keep the scenario's topic for inspection.")
+@group_protocol_option
+@click.option("--session-timeout-ms", type=int, envvar="KPOC_CHAOS_SESSION_TIMEOUT_MS",
+              metavar="MS", help="The reading group's session.timeout.ms, classic protocol only "
+              "[env KPOC_CHAOS_SESSION_TIMEOUT_MS; default kpoc consume's].")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               envvar="KPOC_DATA_DIR",
               help="The local cluster to use [env KPOC_DATA_DIR; default "
                    "~/.local/share/kpoc/cluster].")
 @output_option
 def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
-          keep_topic: bool, data_dir: Path | None, output: str) -> None:
+          keep_topic: bool, group_protocol: str | None, session_timeout_ms: int | None,
+          data_dir: Path | None, output: str) -> None:
     """Run a fault scenario on the local 3-node cluster and check no acknowledged message is lost.
 
     Creates a topic (3 partitions, RF 3, min.insync.replicas 2), reads it with a consumer group in
     a separate process, produces numbered messages at a steady rate with the idempotent producer
     (acks=all) and injects the fault while traffic flows. Then compares what was acknowledged with
-    what was consumed. Exit code 0 only when the verdict holds. The cluster is left with every
-    node running.
+    what was consumed, and times how long the reading group took to read again after each fault
+    (group recovery). The reading group has kpoc consume's settings; --group-protocol and
+    --session-timeout-ms change them. Exit code 0 only when the verdict holds. The cluster is
+    left with every node running.
 
     SCENARIO is a number or a name from the list below.
 
@@ -61,17 +69,25 @@ def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
       kpoc cluster up
       kpoc chaos 1                        # leader hard kill x3, 50000 messages
       kpoc chaos two-down --messages 5000 --rate 2000 -o json
+      kpoc chaos 9 -n 3000 -r 100 --group-protocol consumer   # group recovery, KIP-848
     """
     if scenario.strip().lower() in (str(SHARE_KILL[0]), SHARE_KILL[1]):
+        if group_protocol or session_timeout_ms is not None:
+            raise UsageError(f"scenario {SHARE_KILL[0]} {SHARE_KILL[1]} reads with a share group: "
+                             "--group-protocol and --session-timeout-ms do not apply",
+                             "drop them, or pick a consumer-group scenario")
         _share_kill(data_dir, messages, rate, keep_topic, output)
         return
     sc = resolve(scenario)
+    reader_settings(group_protocol, session_timeout_ms)  # bad options refused before any cluster
     cluster = LocalCluster(data_dir or default_data_dir())
     if cluster.state() is None:
         raise KpocError(f"no local cluster in {cluster.data_dir}",
                         "start one with `kpoc cluster up` (chaos needs one it can kill nodes of)")
     verdict = run(sc.number, cluster, messages=messages, rate=rate, pause=pause,
-                  keep_topic=keep_topic, progress=lambda m: err.print(f"[dim]{m}[/]"))
+                  keep_topic=keep_topic, group_protocol=group_protocol,
+                  session_timeout_ms=session_timeout_ms,
+                  progress=lambda m: err.print(f"[dim]{m}[/]"))
     if output == "json":
         emit_json(verdict.to_dict())
     else:
@@ -82,7 +98,9 @@ def chaos(scenario: str, messages: int | None, rate: float | None, pause: float,
         out.print(table)
         for f in verdict.faults:
             rec = "-" if f["recovery_s"] is None else f"{f['recovery_s']:.1f} s"
-            out.print(f"  t+{f['at_s']:.1f}s {f['fault']}: recovered in {rec}", markup=False)
+            group = "-" if f["group_recovery_s"] is None else f"{f['group_recovery_s']:.1f} s"
+            out.print(f"  t+{f['at_s']:.1f}s {f['fault']}: recovered in {rec}, group recovery "
+                      f"{group}", markup=False)
         for cr in verdict.criteria:
             mark = "ok  " if cr.ok else "FAIL"
             out.print(f"  {mark} {cr.name}" + (f" ({cr.detail})" if cr.detail else ""),

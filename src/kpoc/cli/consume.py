@@ -11,10 +11,17 @@ from typing import Any
 import click
 
 from ..config import DEFAULT_TOPIC, ClientConfig
-from ..consumer import DEFAULT_GROUP, GROUP_PROTOCOLS, Consumer, GroupEvent, parse_start
+from ..consumer import DEFAULT_GROUP, Consumer, GroupEvent, parse_start
 from ..errors import UsageError
 from ..share import ACK_MODES, ShareReader, pattern_decider
-from ._common import client_options, config_from, err, old_flag, output_option
+from ._common import (
+    client_options,
+    config_from,
+    err,
+    group_protocol_option,
+    old_flag,
+    output_option,
+)
 from ._text import check_format, format_record, human_record
 
 
@@ -55,9 +62,7 @@ def _stop_on_signals(consumer: Consumer | ShareReader, quiet: bool) -> None:
 @click.option("-f", "--format", "fmt", metavar="FMT",
               help="kcat-style line format, e.g. '%t [%p] @%o: %k %s\\n'.")
 @click.option("-q", "--quiet", is_flag=True, help="No group events on stderr.")
-@click.option("--group-protocol", type=click.Choice(GROUP_PROTOCOLS), envvar="KPOC_GROUP_PROTOCOL",
-              help="classic (client-side rebalances) or consumer (KIP-848: the broker assigns, "
-                   "no stop-the-world rebalance) [env KPOC_GROUP_PROTOCOL; default classic].")
+@group_protocol_option
 @click.option("--share-group", metavar="NAME", envvar="KPOC_SHARE_GROUP",
               help="Read as a member of share group NAME (KIP-932, a queue): members share "
                    "partitions, each record is acknowledged [env KPOC_SHARE_GROUP].")
