@@ -27,6 +27,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
 from ._client import base_properties, make_client, partition_count, trap_for
+from ._kafka_errors import MAYBE_PERSISTED, MEANINGS
 from .config import ClientConfig
 from .envelope import check_header_name
 from .errors import UsageError
@@ -55,25 +56,6 @@ PARTITIONING: dict[str, object] = {"partitioner": "murmur2_random"}
 #: What kpoc sets unless the user overrides it with -X: the Java client's safe defaults.
 RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True,
                                         **PARTITIONING}
-
-#: Errors after which the message may be on the broker even though no ack arrived.
-_MAYBE_PERSISTED = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
-                    KafkaError.REQUEST_TIMED_OUT}
-
-_FIXES = {
-    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics alter-config TOPIC "
-                          "-c max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
-                          "messages",
-    "_MSG_TIMED_OUT": "no ack within message.timeout.ms; check `kpoc cluster status` or raise "
-                      "-X message.timeout.ms",
-    "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
-                           "brokers (`kpoc cluster status`)",
-    "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
-    "TOPIC_AUTHORIZATION_FAILED": "this principal lacks the WRITE ACL on the topic; an admin can "
-                                  "add it: kpoc acls add --principal User:NAME --operation write "
-                                  "--topic TOPIC",
-}
-
 
 def parse_header(text: str) -> tuple[str, bytes]:
     """``key=value`` → (key, value bytes); the value may be empty, the key may not.
@@ -140,10 +122,11 @@ def producer_defaults(config: ClientConfig) -> dict[str, object]:
 
 
 def _describe(err: KafkaError) -> tuple[str, str]:
+    """A failed delivery's text (with the fix, if the table of meanings has one) and code name."""
     name = err.name()
-    fix = _FIXES.get(name)
-    text = f"{name}: {err.str()}"
-    return (f"{text}; {fix}" if fix else text), name
+    row = MEANINGS["produce"].get(err.code())
+    facts = {"name": name, "why": err.str()}
+    return (str(row.make(err.code(), facts)) if row else "{name}: {why}".format_map(facts)), name
 
 
 class Pending:
@@ -168,7 +151,7 @@ class Pending:
                                         msg.offset(), latency, self.key))
             return
         text, name = _describe(err)
-        status = "possibly_persisted" if err.code() in _MAYBE_PERSISTED else "failed"
+        status = "possibly_persisted" if err.code() in MAYBE_PERSISTED else "failed"
         self.deliver(DeliveryReport(self.seq, self.topic, status, msg.partition(), None,
                                     latency, self.key, text, name))
 

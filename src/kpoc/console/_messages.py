@@ -21,6 +21,7 @@ import regex
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .._client import base_properties, make_client, no_topic, translate, unavailable
+from .._kafka_errors import UNKNOWN_TOPIC
 from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
 from ..cli._text import escape_text
@@ -198,13 +199,13 @@ def _partitions(consumer: Consumer, config: ClientConfig, topic: str) -> list[in
         try:
             md = consumer.list_topics(topic, timeout=config.timeout)
         except KafkaException as exc:
-            raise translate(exc, config, "a metadata request") from None
+            raise translate(exc, config, "a metadata request") from exc
         tmd = md.topics.get(topic)
         if tmd is not None and tmd.error is None:
             return sorted(tmd.partitions)
         if attempt < 4:
             time.sleep(0.2)
-    if tmd is None or tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+    if tmd is None or tmd.error.code() in UNKNOWN_TOPIC:
         raise no_topic(config, topic)
     raise KpocError(f"metadata of {topic!r}: {tmd.error.str()}")
 
@@ -228,7 +229,7 @@ def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> 
                 marks[p] = consumer.get_watermark_offsets(
                     TopicPartition(query.topic, p), timeout=config.timeout)
             except KafkaException as exc:
-                raise translate(exc, config, f"watermarks of {query.topic}[{p}]") from None
+                raise translate(exc, config, f"watermarks of {query.topic}[{p}]") from exc
             if marks[p] is None:
                 raise unavailable(config, "a watermark request")
         starts, ends = _window(consumer, config, query, marks)
@@ -260,7 +261,7 @@ def _window(consumer: Consumer, config: ClientConfig, q: Browse,
     try:
         found = consumer.offsets_for_times(req, timeout=config.timeout)
     except KafkaException as exc:
-        raise translate(exc, config, "offsets for a timestamp") from None
+        raise translate(exc, config, "offsets for a timestamp") from exc
     return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1]
             for tp in found}, ends
 

@@ -194,8 +194,7 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
 
     @app.exception_handler(KafkaException)
     async def kafka_error(request: Request, exc: KafkaException) -> Response:
-        err = translate(exc, config, "a request")
-        return await kpoc_error(request, err if isinstance(err, KpocError) else KpocError(str(err)))
+        return await kpoc_error(request, translate(exc, config, "a request"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
