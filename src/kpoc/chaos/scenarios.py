@@ -611,9 +611,8 @@ def _preflight(cluster: LocalCluster) -> str:
 def heal(cluster: LocalCluster, progress: Progress = _silent) -> list[int]:
     """Wake stopped nodes and start dead ones; return the ids started."""
     started = []
-    st = cluster.state() or {}
-    for n in st.get("nodes", []):
-        nid = int(n["node_id"])
+    st = cluster.state()
+    for nid in st.node_ids if st is not None else []:
         cluster.signal_node(nid, signal.SIGCONT)
     for n in cluster.status().nodes:
         if n.pid is None:
