@@ -269,24 +269,32 @@ def _window(consumer: Consumer, config: ClientConfig, q: Browse,
 def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
           starts: dict[int, int], ends: dict[int, int], deadline: float,
           reread: Callable[[str, int, int], Headers]) -> BrowseResult:
-    todo = {p: s for p, s in starts.items() if s < ends[p]}
     pos = dict(starts)  # per partition, the offset after the last one read
     found: dict[int, list[Record]] = {p: [] for p in marks}
+    scanned, complete = _scan(consumer, q, {p: s for p, s in starts.items() if s < ends[p]},
+                              ends, deadline, reread, found, pos)
+    return _page(q, marks, starts, ends, found, pos, scanned, complete)
+
+
+def _scan(consumer: Consumer, q: Browse, todo: dict[int, int], ends: dict[int, int],
+          deadline: float, reread: Callable[[str, int, int], Headers],
+          found: dict[int, list[Record]], pos: dict[int, int]) -> tuple[int, bool]:
+    """Read the partitions in ``todo`` from their start offsets up to ``ends``, keeping the
+    records the filter matches in ``found`` and each partition's next offset in ``pos``; return
+    how many were scanned and whether every window was read (within the deadline and budget)."""
     scanned = 0
-    complete = True
     if todo:
         consumer.assign([TopicPartition(q.topic, p, s) for p, s in todo.items()])
     while todo:
         if time.monotonic() > deadline or scanned >= MAX_SCAN:
-            complete = False
-            break
-        msgs = consumer.consume(num_messages=500, timeout=0.2)
-        for msg in msgs:
+            return scanned, False
+        for msg in consumer.consume(num_messages=500, timeout=0.2):
             err = msg.error()
             if err is not None:
-                if err.code() in (KafkaError._PARTITION_EOF,):
+                if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise KpocError(f"reading {q.topic}: {err.str()}")
+                raise KpocError(f"reading {q.topic}: {err.str()}",
+                                code=err.code()) from KafkaException(err)
             p = msg.partition()
             if p not in todo or (msg.offset() or 0) >= ends[p]:
                 continue
@@ -302,6 +310,14 @@ def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
                     continue
             if (msg.offset() or 0) + 1 >= ends[p]:
                 _done(consumer, q.topic, todo, p)
+    return scanned, True
+
+
+def _page(q: Browse, marks: dict[int, tuple[int, int]], starts: dict[int, int],
+          ends: dict[int, int], found: dict[int, list[Record]], pos: dict[int, int],
+          scanned: int, complete: bool) -> BrowseResult:
+    """The page of records ``q`` asks for out of those found, and where the pages before and
+    after it start."""
     records = [r for rs in found.values() for r in rs]
     records.sort(key=lambda r: (r.timestamp or 0, r.partition or 0, r.offset or 0),
                  reverse=q.backward)
