@@ -263,63 +263,32 @@ def _share_act(admin: Admin, config: ClientConfig, say: Say, topic: str, partiti
     except KpocError as exc:
         say(f"      skipped: {exc.message}")
         return {}
-    got: Counter[str] = Counter()
-    errors: list[BaseException] = []
     names = [f"consumer-{i}" for i in range(1, consumers + 1)]
-    readers = {n: ShareReader(ClientConfig(config.bootstrap_servers,
-                                           {**config.properties, "client.id": n},
-                                           config.timeout), [topic], group, start="end")
-               for n in names}
-
-    def member(name: str) -> None:
-        # A share consumer belongs to its thread: it is opened, polled and closed there.
-        try:
-            with readers[name] as r:
-                for _ in r.deliveries():
-                    got[name] += 1
-                    time.sleep(0.02)  # the work each record takes
-        except BaseException as exc:  # reported by the demo, not lost in a thread
-            errors.append(exc)
-
-    def stop_all() -> None:
-        for r in readers.values():
-            r.stop()  # returns within ~0.2 s; the thread then closes its consumer
-        for t in threads:
-            t.join(config.timeout + 5)
-
-    threads = [threading.Thread(target=member, args=(n,), daemon=True) for n in names]
-    for t in threads:
-        t.start()
+    crew = _ShareCrew(config, topic, group, names)
     try:
         info = admin.wait_members(group, consumers, "SHARE", max(60.0, config.timeout))
     except KpocError:
-        stop_all()
-        if errors:
-            raise errors[0] from None
+        crew.stop()
+        if crew.errors:
+            raise crew.errors[0] from None
         raise
-    if errors:
-        stop_all()
-        raise errors[0]
+    if crew.errors:
+        crew.stop()
+        raise crew.errors[0]
     for m in sorted(info.members, key=lambda x: x.client_id):
         say(f"      {m.client_id} -> " + ", ".join(f"{t}[{p}]" for t, p in m.assignment))
     # Members learn their assignment from their next heartbeat (every 5 s by default).
     time.sleep(6)
     say("")
     say(f"[Kafka 4, 2/2] Producing {messages} messages; each takes a consumer ~20 ms")
-    sent: list[DeliveryReport] = []
-    with Producer(config, sent.append) as producer:
-        for i in range(messages):
-            producer.send(topic, f"tarefa {i + 1}".encode(), partition=i % partitions)
-            if i % 10 == 9:
-                producer.flush()
-                time.sleep(0.05)
-    messages = sum(r.ok for r in sent)
+    messages = _produce_tasks(config, topic, messages, partitions)
     end = time.monotonic() + max(30.0, config.timeout)
-    while sum(got.values()) < messages and time.monotonic() < end and not errors:
+    while sum(crew.got.values()) < messages and time.monotonic() < end and not crew.errors:
         time.sleep(0.2)
-    stop_all()
-    if errors:
-        raise errors[0]
+    crew.stop()
+    if crew.errors:
+        raise crew.errors[0]
+    got = crew.got
     for n in names:
         say(f"      {n}: {got[n]} records")
     working = sum(1 for n in names if got[n])
@@ -328,3 +297,49 @@ def _share_act(admin: Admin, config: ClientConfig, say: Say, topic: str, partiti
         "records this time")
     return {n: got[n] for n in names}
 
+
+
+class _ShareCrew:
+    """The share group's members, each reading in a thread of its own (a share consumer belongs
+    to its thread: it is opened, polled and closed there); each record takes ~20 ms of work."""
+
+    def __init__(self, config: ClientConfig, topic: str, group: str, names: list[str]) -> None:
+        self.got: Counter[str] = Counter()
+        self.errors: list[BaseException] = []
+        self.bound = config.timeout + 5
+        self.readers = {n: ShareReader(ClientConfig(config.bootstrap_servers,
+                                                    {**config.properties, "client.id": n},
+                                                    config.timeout), [topic], group, start="end")
+                        for n in names}
+        self.threads = [threading.Thread(target=self._member, args=(n,), daemon=True)
+                        for n in names]
+        for t in self.threads:
+            t.start()
+
+    def _member(self, name: str) -> None:
+        try:
+            with self.readers[name] as r:
+                for _ in r.deliveries():
+                    self.got[name] += 1
+                    time.sleep(0.02)  # the work each record takes
+        except BaseException as exc:  # reported by the demo, not lost in a thread
+            self.errors.append(exc)
+
+    def stop(self) -> None:
+        for r in self.readers.values():
+            r.stop()  # returns within ~0.2 s; the thread then closes its consumer
+        for t in self.threads:
+            t.join(self.bound)
+
+
+def _produce_tasks(config: ClientConfig, topic: str, messages: int, partitions: int) -> int:
+    """Send the share act's records round-robin over the partitions, in small flushed bursts;
+    returns how many were delivered."""
+    sent: list[DeliveryReport] = []
+    with Producer(config, sent.append) as producer:
+        for i in range(messages):
+            producer.send(topic, f"tarefa {i + 1}".encode(), partition=i % partitions)
+            if i % 10 == 9:
+                producer.flush()
+                time.sleep(0.05)
+    return sum(r.ok for r in sent)
