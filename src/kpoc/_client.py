@@ -23,20 +23,11 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from ._kafka_errors import AUTH_FAILED, MEANINGS, STOP, UNAVAILABLE
 from .config import ClientConfig, check_text, default_data_dir, validate_topic_name
 from .errors import AuthError, ConfigError, KafkaUnavailable, KpocError, NotFound
 
 T = TypeVar("T")
-
-_AUTH_CODES = (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED)
-_DENIED = {
-    KafkaError.TOPIC_AUTHORIZATION_FAILED: "topic",
-    KafkaError.GROUP_AUTHORIZATION_FAILED: "group",
-    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "cluster",
-    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "transactional-id",
-}
-#: Errors that are worth reporting as soon as they are seen: retrying will not fix them.
-_STOP_CODES = (*_AUTH_CODES, KafkaError._SSL)
 
 
 class _Recorder(logging.Handler):
@@ -114,7 +105,7 @@ class ErrorTrap:
         protocol = str(config.properties.get("security.protocol", "plaintext")).lower()
         ca = config.properties.get("ssl.ca.location")
         target = config.bootstrap_servers
-        if any(c in _AUTH_CODES for c, _ in errors) or any(
+        if any(c in AUTH_FAILED for c, _ in errors) or any(
             "SASL authentication error" in t or "Authentication failed" in t for t in texts
         ):
             mech = config.properties.get("sasl.mechanism") or config.properties.get(
@@ -171,7 +162,7 @@ class ErrorTrap:
         """Raise at once if a report that retrying cannot fix (bad password, bad TLS) is in."""
         self.serve()
         errors, fails = self.recent(config.timeout + 5)
-        fatal = any(c in _STOP_CODES for c, _ in errors) or any(
+        fatal = any(c in STOP for c, _ in errors) or any(
             "SASL authentication error" in t or "SSL handshake failed" in t for t in fails)
         # No bootstrap host resolves: waiting will not make one appear.
         hosts = {b.strip().rsplit("://", 1)[-1] for b in config.bootstrap_servers.split(",")}
@@ -272,19 +263,25 @@ def principal(config: ClientConfig) -> str:
     return f"User:{user}" if user else "this client's principal"
 
 
-def denied(config: ClientConfig, resource: str, name: str | None, operation: str,
-           code_name: str = "") -> AuthError:
-    """An ACL refusal, naming the ACL that would allow it."""
+def facts_of(config: ClientConfig, what: str = "", err: KafkaError | None = None,
+             **facts: object) -> dict[str, object]:
+    """The facts :data:`kpoc._kafka_errors.MEANINGS`' templates are filled with."""
     who = principal(config)
-    res = f"{resource} {name!r}" if name else resource
-    flag = f"--{resource} {name}" if name and resource in ("topic", "group") else f"--{resource}"
-    grant = who if who.startswith("User:") else "User:NAME"
-    why = f" ({code_name})" if code_name else ""
-    return AuthError(
-        f"not authorised: {who} may not {operation.upper()} {res}{why}",
-        f"the ACL is missing; an admin can add it: kpoc acls add --principal {grant} "
-        f"--operation {operation.lower()} {flag}",
-    )
+    user = config.properties.get("sasl.username")
+    common: dict[str, object] = {
+        "what": what, "servers": config.bootstrap_servers, "principal": who,
+        "grant": who if who.startswith("User:") else "User:NAME",
+        "account": f"User:{user}" if user else "this principal",
+        "why": err.str() if err is not None else "", "name": err.name() if err is not None else ""}
+    if isinstance(facts.get("operation"), str):
+        facts["OPERATION"] = str(facts["operation"]).upper()
+    return {**common, **facts}
+
+
+def kafka_error(request: str, code: int, config: ClientConfig, what: str = "",
+                err: KafkaError | None = None, **facts: object) -> KpocError:
+    """The kpoc error ``request``'s row for ``code`` makes (the row must exist)."""
+    return MEANINGS[request][code].make(code, facts_of(config, what, err, **facts))
 
 
 def wait_metadata(client: Any, config: ClientConfig, what: str, topic: str | None = None,
@@ -312,8 +309,9 @@ def topic_metadata(config: ClientConfig, topic: str, operation: str = "describe"
     """
     md = wait_metadata(admin_client(config), config, "a metadata request", topic)
     tmd = md.topics.get(topic)
-    if tmd is not None and tmd.error is not None and tmd.error.code() in _DENIED:
-        raise denied(config, "topic", topic, operation, tmd.error.name())
+    if tmd is not None and tmd.error is not None and tmd.error.code() in MEANINGS["*"]:
+        raise kafka_error("access", KafkaError.TOPIC_AUTHORIZATION_FAILED, config,
+                          err=tmd.error, topic=topic, operation=operation.lower())
     return md
 
 
@@ -360,7 +358,7 @@ def count_partitions(md: Any, topic: str, config: ClientConfig) -> int:
     tmd = md.topics.get(topic)
     if tmd is None or tmd.error is not None:
         code = tmd.error.code() if tmd is not None and tmd.error is not None else None
-        if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT):
+        if code in UNAVAILABLE:
             raise unavailable(config, "a metadata request")
         raise no_topic(config, topic, code)
     return len(tmd.partitions)
@@ -368,17 +366,17 @@ def count_partitions(md: Any, topic: str, config: ClientConfig) -> int:
 
 def no_topic(config: ClientConfig, topic: str, code: int | None = None) -> NotFound:
     """The one way kpoc says a topic does not exist."""
-    return NotFound(f"topic {topic!r} does not exist on {config.bootstrap_servers}",
-                    f"list topics with `kpoc topics list` or create it with "
-                    f"`kpoc topics create {topic}`",
-                    code=KafkaError.UNKNOWN_TOPIC_OR_PART if code is None else code)
+    error = kafka_error("topic", KafkaError.UNKNOWN_TOPIC_OR_PART, config, topic=topic)
+    assert isinstance(error, NotFound)
+    error.code = KafkaError.UNKNOWN_TOPIC_OR_PART if code is None else code
+    return error
 
 
-def result(future: Any, config: ClientConfig, what: str,
-           known: Mapping[int, KpocError | Callable[[str], KpocError]] | None = None) -> Any:
+def result(future: Any, config: ClientConfig, what: str, request: str = "*",
+           **facts: object) -> Any:
     """The result of an admin request's future within the bound. A Kafka error becomes
-    ``known[code]`` if given (or what that function makes of the broker's own message), else
-    :func:`translate`'s error; either chains the Kafka error."""
+    :func:`translate`'s error for ``request`` (its row in the table of meanings, filled with
+    ``facts``); it chains the Kafka error."""
     import concurrent.futures
 
     try:
@@ -386,44 +384,43 @@ def result(future: Any, config: ClientConfig, what: str,
     except concurrent.futures.TimeoutError:
         raise unavailable(config, what) from None
     except KafkaException as exc:
-        err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-        if err is not None and known and err.code() in known:
-            mapped = known[err.code()]
-            error = mapped if isinstance(mapped, KpocError) else mapped(err.str())
-            error.code = err.code()
-            raise error from exc
-        raise translate(exc, config, what) from exc
+        raise translate(exc, config, what, request, **facts) from exc
 
 
-def translate(exc: KafkaException, config: ClientConfig, what: str) -> KpocError:
-    """Map a librdkafka error on ``what`` to the kpoc error a user can act on; it keeps the
-    Kafka error code in ``.code``."""
+def translate(exc: KafkaException | KafkaError, config: ClientConfig, what: str,
+              request: str = "*", **facts: object) -> KpocError:
+    """Map a librdkafka error on ``what`` to the kpoc error a user can act on: ``request``'s row
+    in :data:`kpoc._kafka_errors.MEANINGS` if it has one for the code, else the connection's
+    diagnosis or the ``"*"`` row, else the broker's own text. The error keeps the Kafka error
+    code in ``.code`` and chains the Kafka error."""
+    if isinstance(exc, KafkaError):
+        exc = KafkaException(exc)
     err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-    error = _translate(err, exc, config, what)
+    error = _translate(err, exc, config, what, request, facts)
     if error.code is None and err is not None:
         error.code = err.code()
+    error.__cause__ = exc
     return error
 
 
 def _translate(err: KafkaError | None, exc: KafkaException, config: ClientConfig,
-               what: str) -> KpocError:
+               what: str, request: str, facts: dict[str, object]) -> KpocError:
     code = err.code() if err else None
+    own = MEANINGS.get(request, {}).get(code) if code is not None else None
+    if own is not None:
+        return own.make(code, facts_of(config, what, err, **facts))
     text = err.str() if err else str(exc)
     if err is not None and text.rstrip().endswith(":"):
         # Some admin errors carry only "RequestName: "; the code's name is what helps.
         text = f"{text.rstrip(': ')}: {err.name()}"
-    if code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN):
+    if code in UNAVAILABLE:
         return unavailable(config, what)
-    if code in _AUTH_CODES:
+    if code in AUTH_FAILED:
         return trap_for(config).diagnosis(config, what) or AuthError(
             f"{what}: authentication failed: {text}", "check sasl.username and the password")
-    if code in _DENIED:
-        assert err is not None
-        return AuthError(
-            f"{what}: not authorised ({err.name()}) as {principal(config)}",
-            f"the {_DENIED[code]} ACL is missing; see `kpoc acls list` and add it with "
-            "`kpoc acls add` (as an admin)",
-        )
+    common = MEANINGS["*"].get(code) if code is not None else None
+    if common is not None:
+        return common.make(code, facts_of(config, what, err, **facts))
     return KpocError(f"{what} failed: {text}")
 
 

@@ -11,7 +11,6 @@ import concurrent.futures
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -24,7 +23,7 @@ from confluent_kafka.admin import (
 
 from ._client import admin_client, result
 from .config import ClientConfig, check_text
-from .errors import AuthError, KpocError, UsageError
+from .errors import AuthError, UsageError
 
 __all__ = ["OPERATIONS", "RESOURCE_TYPES", "Acl", "AclSpec", "add_acls", "list_acls",
            "remove_acls"]
@@ -136,22 +135,7 @@ def _admin(config: ClientConfig) -> AdminClient:
 
 
 def _wait(config: ClientConfig, future: concurrent.futures.Future, what: str) -> Any:
-    return result(future, config, what, _acl_errors(config, what))
-
-
-def _acl_errors(config: ClientConfig, what: str) -> dict[int, KpocError]:
-    """What the ACL requests' own Kafka error codes mean to a user."""
-    user = config.properties.get("sasl.username")
-    return {
-        KafkaError.SECURITY_DISABLED: KpocError(
-            f"{what}: this cluster has no authorizer, so it has no ACLs",
-            "ACLs need a secure cluster: `kpoc cluster up --secure` (after `kpoc cluster "
-            "destroy`), or enable an authorizer on yours"),
-        KafkaError.CLUSTER_AUTHORIZATION_FAILED: AuthError(
-            f"{what}: not authorised: managing ACLs needs DESCRIBE/ALTER on the cluster, "
-            f"which {'User:' + str(user) if user else 'this principal'} lacks",
-            "connect as an admin (a local secure cluster's: -F <data-dir>/client.properties)"),
-    }
+    return result(future, config, what, "acls")
 
 
 def _require_cluster_describe(admin: AdminClient, config: ClientConfig) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,12 +38,14 @@ from ._client import (
     admin_client,
     committed_offsets,
     count_partitions,
+    kafka_error,
     no_topic,
     result,
     translate,
     unavailable,
     wait_metadata,
 )
+from ._kafka_errors import LEADER_MOVED, UNKNOWN_TOPIC
 from .config import ClientConfig, check_text, validate_topic_name
 from .errors import KpocError, NotFound, UsageError
 
@@ -287,12 +289,6 @@ def _state_name(state: object) -> str:
     return state.name if isinstance(state, ConsumerGroupState) else str(state).rsplit(".", 1)[-1]
 
 
-# Errors a partition answers while its leadership moves: asked again, they clear within seconds.
-_LEADER_MOVED = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                           KafkaError.FENCED_LEADER_EPOCH, KafkaError.UNKNOWN_LEADER_EPOCH,
-                           KafkaError.OFFSET_NOT_AVAILABLE})
-
-
 def _wire_state(state: str) -> str:
     """A state as the wire spells it (``PreparingRebalance``) as librdkafka's enum names it."""
     return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(state)).upper() \
@@ -345,9 +341,9 @@ class Admin:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _result(self, future: concurrent.futures.Future, what: str,
-                known: dict[int, KpocError | Callable[[str], KpocError]] | None = None) -> Any:
-        return result(future, self.config, what, known)
+    def _result(self, future: concurrent.futures.Future, what: str, request: str = "*",
+                **facts: object) -> Any:
+        return result(future, self.config, what, request, **facts)
 
     def _metadata(self, topic: str | None = None) -> Any:
         # Polls in slices: a wrong password or untrusted certificate stops it at once.
@@ -372,15 +368,15 @@ class Admin:
                 for tp, fut in futures.items():
                     key = (tp.topic, tp.partition)
                     try:
-                        marks[key][i] = self._result(fut, "list offsets", {
-                            KafkaError.UNKNOWN_TOPIC_OR_PART:
-                                NotFound(f"topic {tp.topic!r} vanished")
-                        } if skip_vanished else None).offset
+                        marks[key][i] = self._result(
+                            fut, "list offsets",
+                            "watermarks of a listing" if skip_vanished else "*",
+                            topic=tp.topic).offset
                     except NotFound:
                         vanished.add(key)
                     except KpocError as exc:
                         # A leader that just moved (NOT_LEADER…) answers again within the bound.
-                        if exc.code not in _LEADER_MOVED or time.monotonic() >= deadline:
+                        if exc.code not in LEADER_MOVED or time.monotonic() >= deadline:
                             raise
                         todo.append(key)
                 if todo:
@@ -419,7 +415,7 @@ class Admin:
         md = self._metadata(name)
         tmd = md.topics.get(name)
         if tmd is None or (tmd.error is not None
-                           and tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+                           and tmd.error.code() in UNKNOWN_TOPIC):
             raise self._no_topic(name)
         marks = self._watermarks((name, p) for p in tmd.partitions)
         return self._topic_info(tmd, marks, configs=self.topic_configs(name))
@@ -432,19 +428,17 @@ class Admin:
         """Every config of a topic: value, whether it is the default, and where it comes from."""
         validate_topic_name(name)
         return self._config_entries(ConfigResource(ResourceType.TOPIC, name),
-                                    f"describe configs of {name!r}",
-                                    {KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name)})
+                                    f"describe configs of {name!r}", "topic", topic=name)
 
     def broker_config_entries(self, broker: int) -> list[ConfigInfo]:
         """Every config of a broker (sensitive values withheld by Kafka), with its source."""
         return self._config_entries(ConfigResource(ResourceType.BROKER, str(broker)),
                                     f"describe configs of broker {broker}")
 
-    def _config_entries(self, resource: ConfigResource, what: str,
-                        known: dict[int, KpocError | Callable[[str], KpocError]] | None = None
-                        ) -> list[ConfigInfo]:
+    def _config_entries(self, resource: ConfigResource, what: str, request: str = "*",
+                        **facts: object) -> list[ConfigInfo]:
         futures = self.client.describe_configs([resource], request_timeout=self.config.timeout)
-        entries = self._result(next(iter(futures.values())), what, known)
+        entries = self._result(next(iter(futures.values())), what, request, **facts)
         out = []
         for key, e in sorted(entries.items()):
             try:
@@ -476,14 +470,8 @@ class Admin:
         futures = self.client.incremental_alter_configs(
             [ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)],
             request_timeout=self.config.timeout)
-        self._result(next(iter(futures.values())), f"alter configs of {name!r}", {
-            KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name),
-            KafkaError.INVALID_CONFIG: lambda why: UsageError(
-                f"invalid topic config: {why}", "see Kafka's topic configs; e.g. "
-                "-c max.message.bytes=2097152"),
-            KafkaError.INVALID_REQUEST: lambda why: UsageError(
-                f"invalid topic config: {why}", "see Kafka's topic configs"),
-        })
+        self._result(next(iter(futures.values())), f"alter configs of {name!r}",
+                     "alter topic config", topic=name)
         # The controller has the change; a broker asked next may not show it yet (bounded).
         deadline = time.monotonic() + self.config.timeout
         while True:
@@ -504,10 +492,8 @@ class Admin:
         fut = self.client.create_partitions(
             [NewPartitions(name, total)], operation_timeout=self.config.timeout,
             request_timeout=self.config.timeout)[name]
-        self._result(fut, f"add partitions to {name!r}",
-                     {KafkaError.INVALID_PARTITIONS: UsageError(
-                         f"Kafka refused {total} partitions for {name!r}",
-                         f"ask for more than {have}")})
+        self._result(fut, f"add partitions to {name!r}", "add partitions",
+                     topic=name, total=total, have=have)
         return self._wait_topic(name, total)
 
     def partition_count(self, name: str) -> int:
@@ -540,20 +526,8 @@ class Admin:
         fut = self.client.create_topics(
             [NewTopic(name, partitions, replication_factor, config=dict(configs or {}))],
             operation_timeout=self.config.timeout, request_timeout=self.config.timeout)[name]
-        self._result(fut, f"create topic {name!r}", {
-            KafkaError.TOPIC_ALREADY_EXISTS: UsageError(
-                f"topic {name!r} already exists", f"inspect it with `kpoc topics describe {name}`"),
-            KafkaError.INVALID_CONFIG: lambda why: UsageError(
-                f"invalid topic config: {why}", "see Kafka's topic configs; e.g. "
-                "--config retention.ms=86400000"),
-            # e.g. 'a_b' next to 'a.b' (the same name in Kafka's metrics)
-            KafkaError.TOPIC_EXCEPTION: lambda why: UsageError(
-                f"cannot create topic {name!r}: {why}",
-                "choose another name ('.' and '_' collide: Kafka's metrics treat them alike)"),
-            KafkaError.INVALID_REPLICATION_FACTOR: UsageError(
-                f"replication factor {replication_factor} is invalid here",
-                f"use at most {brokers}"),
-        })
+        self._result(fut, f"create topic {name!r}", "create topic", topic=name,
+                     replication_factor=replication_factor, brokers=brokers)
         return self._wait_topic(name, partitions)
 
     def _wait_topic(self, name: str, partitions: int) -> TopicInfo:
@@ -586,8 +560,7 @@ class Admin:
         validate_topic_name(name)
         fut = self.client.delete_topics([name], operation_timeout=self.config.timeout,
                                         request_timeout=self.config.timeout)[name]
-        self._result(fut, f"delete topic {name!r}",
-                     {KafkaError.UNKNOWN_TOPIC_OR_PART: self._no_topic(name)})
+        self._result(fut, f"delete topic {name!r}", "topic", topic=name)
 
     # -- groups -----------------------------------------------------------------------------
 
@@ -688,7 +661,7 @@ class Admin:
             raise self._no_group(group)
         if d.error_code:
             raise KpocError(f"describe group {group!r} failed: error {d.error_code} "
-                            f"{d.error_message or ''}".strip())
+                            f"{d.error_message or ''}".strip(), code=d.error_code)
         return d
 
     def _describe_share(self, group: str) -> GroupInfo:
@@ -756,8 +729,7 @@ class Admin:
         check_text(group, "group name")
         fut = self.client.describe_consumer_groups(
             [group], request_timeout=self.config.timeout)[group]
-        desc = self._result(fut, f"describe group {group!r}",
-                            {KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group)})
+        desc = self._result(fut, f"describe group {group!r}", "group", group=group)
         return _state_name(desc.state), _members(desc)
 
     def describe_groups(self, groups: list[str], workers: int = 16,
@@ -781,8 +753,7 @@ class Admin:
         descs = {}
         for group, fut in futures.items():
             try:
-                desc = self._result(fut, f"describe group {group!r}",
-                                    {KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group)})
+                desc = self._result(fut, f"describe group {group!r}", "group", group=group)
             except NotFound:
                 continue
             if _state_name(desc.state) != "DEAD":
@@ -819,12 +790,7 @@ class Admin:
         _check_group(group)
         fut = self.client.delete_consumer_groups(
             [group], request_timeout=self.config.timeout)[group]
-        self._result(fut, f"delete group {group!r}", {
-            KafkaError.GROUP_ID_NOT_FOUND: self._no_group(group),
-            KafkaError.NON_EMPTY_GROUP: UsageError(
-                f"group {group!r} has members; Kafka deletes only empty groups",
-                "stop its consumers first, then retry"),
-        })
+        self._result(fut, f"delete group {group!r}", "delete group", group=group)
 
     def wait_members(self, group: str, members: int, group_type: str | None = None,
                      timeout: float = 60.0) -> GroupInfo:
@@ -850,15 +816,11 @@ class Admin:
             ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
             for k, v in configs.items()])
         fut = self.client.incremental_alter_configs([res], request_timeout=self.config.timeout)
-        self._result(fut[res], f"set configs {configs} of group {group!r}", {
-            KafkaError.INVALID_CONFIG: UsageError(
-                f"the broker refused group configs {configs} for {group!r}",
-                "see the broker's group.share.min/max.* bounds (`kpoc doctor`)")})
+        self._result(fut[res], f"set configs {configs} of group {group!r}", "group configs",
+                     group=group, configs=configs)
 
-    @staticmethod
-    def _no_group(group: str) -> NotFound:
-        return NotFound(f"consumer group {group!r} does not exist",
-                        "list groups with `kpoc groups list`")
+    def _no_group(self, group: str) -> KpocError:
+        return kafka_error("group", KafkaError.GROUP_ID_NOT_FOUND, self.config, group=group)
 
     def _committed(self, group: str, md: Any = None,
                    assigned: set[str] | None = None) -> dict[tuple[str, int], int]:
@@ -934,8 +896,6 @@ class Admin:
             fut = self.client.alter_consumer_group_offsets(
                 [ConsumerGroupTopicPartitions(group, req_tps)],
                 request_timeout=self.config.timeout)[group]
-            self._result(fut, f"reset offsets of group {group!r}", {
-                KafkaError.UNKNOWN_MEMBER_ID: UsageError(
-                    f"group {group!r} became active", "stop its consumers, then retry"),
-            })
+            self._result(fut, f"reset offsets of group {group!r}", "reset offsets",
+                         group=group)
         return result

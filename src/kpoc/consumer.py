@@ -30,12 +30,11 @@ from confluent_kafka import Consumer as _RdConsumer
 
 from ._client import (
     base_properties,
-    denied,
     make_client,
-    no_topic,
     partition_count,
     translate,
 )
+from ._kafka_errors import MEANINGS
 from ._rawheaders import reread_headers
 from .config import ClientConfig
 from .envelope import Record
@@ -490,15 +489,9 @@ class Consumer:
         return self._stop.is_set()
 
     def _raise(self, err: KafkaError) -> None:
-        code = err.code()
-        if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-            raise no_topic(self.config, ", ".join(self.topics), code) from KafkaException(err)
-        if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
-            raise denied(self.config, "group", self.group, "read", err.name())
-        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-            raise denied(self.config, "topic", ",".join(self.topics), "read", err.name())
-        if err.fatal() or not err.retriable():
-            raise translate(KafkaException(err), self.config, "consume")
+        if err.code() in MEANINGS["consume"] or err.fatal() or not err.retriable():
+            raise translate(err, self.config, "consume", "consume", topic=", ".join(self.topics),
+                            group=self.group, operation="read")
 
     def close(self) -> None:
         """Commit what was handled, leave the group promptly, release the handle."""

@@ -10,23 +10,18 @@ message ends in exactly one :class:`DeliveryReport`: delivered, failed, or possi
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import time
-from array import array
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from functools import partial
-from itertools import islice
-from operator import length_hint
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as _RdProducer
 
-from ._client import base_properties, make_client, partition_count, trap_for
+from ._client import base_properties, make_client, partition_count
+from ._kafka_errors import MAYBE_PERSISTED, MEANINGS
 from .config import ClientConfig
 from .envelope import check_header_name
 from .errors import UsageError
@@ -36,15 +31,12 @@ __all__ = [
     "PARTITIONING",
     "RELIABLE_DEFAULTS",
     "DeliveryReport",
-    "LoadSummary",
     "Pending",
     "Producer",
     "check_header_name",
-    "check_load",
     "parse_header",
     "percentile",
     "producer_defaults",
-    "run_load",
 ]
 
 #: Keyed messages go where Kafka's Java producer puts them (murmur2 of the key; keyless ones are
@@ -55,25 +47,6 @@ PARTITIONING: dict[str, object] = {"partitioner": "murmur2_random"}
 #: What kpoc sets unless the user overrides it with -X: the Java client's safe defaults.
 RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True,
                                         **PARTITIONING}
-
-#: Errors after which the message may be on the broker even though no ack arrived.
-_MAYBE_PERSISTED = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
-                    KafkaError.REQUEST_TIMED_OUT}
-
-_FIXES = {
-    "MSG_SIZE_TOO_LARGE": "raise the topic's max.message.bytes (kpoc topics alter-config TOPIC "
-                          "-c max.message.bytes=N) and -X message.max.bytes=N, or send smaller "
-                          "messages",
-    "_MSG_TIMED_OUT": "no ack within message.timeout.ms; check `kpoc cluster status` or raise "
-                      "-X message.timeout.ms",
-    "NOT_ENOUGH_REPLICAS": "fewer in-sync replicas than min.insync.replicas; start the stopped "
-                           "brokers (`kpoc cluster status`)",
-    "_UNKNOWN_PARTITION": "the partition does not exist; see `kpoc topics describe`",
-    "TOPIC_AUTHORIZATION_FAILED": "this principal lacks the WRITE ACL on the topic; an admin can "
-                                  "add it: kpoc acls add --principal User:NAME --operation write "
-                                  "--topic TOPIC",
-}
-
 
 def parse_header(text: str) -> tuple[str, bytes]:
     """``key=value`` → (key, value bytes); the value may be empty, the key may not.
@@ -140,10 +113,11 @@ def producer_defaults(config: ClientConfig) -> dict[str, object]:
 
 
 def _describe(err: KafkaError) -> tuple[str, str]:
+    """A failed delivery's text (with the fix, if the table of meanings has one) and code name."""
     name = err.name()
-    fix = _FIXES.get(name)
-    text = f"{name}: {err.str()}"
-    return (f"{text}; {fix}" if fix else text), name
+    row = MEANINGS["produce"].get(err.code())
+    facts = {"name": name, "why": err.str()}
+    return (str(row.make(err.code(), facts)) if row else "{name}: {why}".format_map(facts)), name
 
 
 class Pending:
@@ -168,7 +142,7 @@ class Pending:
                                         msg.offset(), latency, self.key))
             return
         text, name = _describe(err)
-        status = "possibly_persisted" if err.code() in _MAYBE_PERSISTED else "failed"
+        status = "possibly_persisted" if err.code() in MAYBE_PERSISTED else "failed"
         self.deliver(DeliveryReport(self.seq, self.topic, status, msg.partition(), None,
                                     latency, self.key, text, name))
 
@@ -346,255 +320,3 @@ class Producer:
             raise
         finally:
             self._client = None
-
-
-# -- load mode -------------------------------------------------------------------------------
-
-#: librdkafka settings for bulk synthetic load. The local queue stays at librdkafka's 100k
-#: messages: a 1M queue cost the same CPU and far more memory (docs/benchmarks.md).
-LOAD_DEFAULTS: dict[str, object] = {
-    "queue.buffering.max.messages": 100_000,
-    "queue.buffering.max.kbytes": 262_144,
-    "linger.ms": 5,
-    "batch.num.messages": 10_000,
-}
-
-
-@dataclass
-class LoadSummary:
-    topic: str
-    messages: int
-    size: int
-    acknowledged: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-    ready_seconds: float = 0.0
-    latencies_ms: array = field(default_factory=lambda: array("d"), repr=False)
-    errors: Counter = field(default_factory=Counter)
-
-    @property
-    def bytes(self) -> int:
-        return self.acknowledged * self.size
-
-    @property
-    def msgs_per_s(self) -> float:
-        return self.acknowledged / self.seconds if self.seconds else 0.0
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        lat = sorted(self.latencies_ms)
-        return {
-            "topic": self.topic, "messages": self.messages, "size": self.size,
-            "acknowledged": self.acknowledged, "failed": self.failed, "bytes": self.bytes,
-            "seconds": round(self.seconds, 3), "ready_seconds": round(self.ready_seconds, 3),
-            "msgs_per_s": round(self.msgs_per_s, 1),
-            "mb_per_s": round(self.mb_per_s, 3),
-            "latency_ms": {"p50": round(percentile(lat, 50), 3),
-                           "p99": round(percentile(lat, 99), 3),
-                           "max": round(lat[-1], 3), "samples": len(lat)} if lat else None,
-            "errors": dict(self.errors),
-        }
-
-
-class _LoadCounter:
-    """The per-message delivery callback of load mode: count, and sample 1 latency in 16."""
-
-    def __init__(self, summary: LoadSummary) -> None:
-        self.summary = summary
-        self.n = 0
-
-    def __call__(self, err: KafkaError | None, msg: Any) -> None:
-        s = self.summary
-        if err is None:
-            s.acknowledged += 1
-            if s.acknowledged & 15 == 1:  # the 1st, 17th, …: short runs get samples too
-                s.latencies_ms.append(msg.latency() * 1000)
-        else:
-            s.failed += 1
-            s.errors[err.name()] += 1
-
-
-class _ProducerIdWatch(logging.Handler):
-    """Tells from librdkafka's ``eos`` debug log when the idempotent producer has its id.
-
-    A fresh librdkafka producer that finds no broker connection up yet re-tries getting its id
-    on a fixed 500 ms timer ("Starting PID FSM timer: Coordinator not up"), and no message
-    leaves before that; about half of all fresh producers pay it. Load mode waits for the id
-    before its clock starts and reports that wait on its own. The log, not statistics: with
-    ``statistics.interval.ms`` set librdkafka keeps latency histograms for every message, which
-    cost load mode ~13 % of its throughput (1M × 100 B, 2.41 → 2.13 s median of 6)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.assigned = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.assigned and "-> Assigned" in record.getMessage():
-            self.assigned = True
-
-    def logger(self, config: ClientConfig) -> logging.Logger:
-        """A standalone logger feeding this watch and kpoc's usual error trap."""
-        log = logging.Logger("kpoc.librdkafka.load", logging.DEBUG)
-        log.addHandler(self)
-        for handler in trap_for(config).logger.handlers:
-            log.addHandler(handler)
-        return log
-
-
-def _idempotent(config: ClientConfig) -> bool:
-    value = config.properties.get("enable.idempotence", RELIABLE_DEFAULTS["enable.idempotence"])
-    return str(value).lower() in ("true", "1")
-
-
-def _payloads(size: int, distinct: int = 64) -> list[bytes]:
-    """A few random payloads: incompressible like real data, without per-message generation."""
-    return [os.urandom(size) for _ in range(distinct)]
-
-
-def check_load(count: int, size: int, rate: float | None) -> None:
-    """Refuse a load-mode run that cannot be done, before anything starts."""
-    if count < 1 or size < 0:
-        raise UsageError("--count must be ≥ 1 and --size ≥ 0", "e.g. --count 10000 --size 100")
-    if rate is not None and rate <= 0:
-        raise UsageError(f"--rate must be > 0, got {rate:g}", "e.g. --rate 5000 (msgs/s)")
-
-
-def run_load(config: ClientConfig, topic: str, count: int, size: int,
-             rate: float | None = None, chunk: int = 1000,
-             progress: Callable[[int], None] | None = None,
-             payloads: Iterable[bytes] | None = None, latency: bool = False) -> LoadSummary:
-    """Send ``count`` synthetic messages of ``size`` bytes as fast as possible (or at ``rate``).
-
-    The fast path is a positional ``produce(topic, value)`` per message, driven by a C-level
-    ``map`` (no Python loop, no dict per message: 0.39–0.46 µs per message in the calling
-    thread against 0.61–0.77 µs for ``produce_batch``, which looks up every key of every
-    message's dict), with ``delivery.report.only.error``: librdkafka reports only failures, so
-    a success costs no Python object or call; once ``flush`` has drained the queue, every
-    message not reported failed was acknowledged. A paced run (``rate``) hands each chunk to
-    ``produce_batch`` instead, so that it leaves in one request (see :func:`_queue_chunk`).
-    ``latency`` asks for a report per message instead, to sample delivery latency (1 in 16);
-    it costs about a quarter of the throughput. Time runs from the first send to the last ack;
-    the wait for the producer's id before it is ``ready_seconds``. ``payloads`` (e.g. the lines
-    of a file, for a benchmark) replaces the synthetic values: up to ``count`` of them are sent
-    in order and ``size`` is their mean length.
-    """
-    check_load(count, size, rate)
-    summary = LoadSummary(topic, count, size)
-    counter = _LoadCounter(summary)
-    watch = _ProducerIdWatch()
-    idempotent = _idempotent(config)
-    defaults = {**LOAD_DEFAULTS, "delivery.report.only.error": not latency,
-                "on_delivery": counter}
-    # A user's own -X debug=… wins; without eos in it there is nothing to watch for.
-    debug = str(config.properties.get("debug", "eos"))
-    watching = idempotent and ("eos" in debug or "all" in debug)
-    if watching:
-        defaults.update({"debug": "eos", "logger": watch.logger(config)})
-    producer = Producer(config, on_report=lambda r: None, defaults=defaults)
-    ready = time.perf_counter()
-    producer.partitions(topic)
-    client = producer.client
-    if watching:
-        # Bounded: without an id by then, the first messages wait for it and say so in reports.
-        while not watch.assigned and time.perf_counter() - ready < config.timeout:
-            client.poll(0.01)
-    summary.ready_seconds = time.perf_counter() - ready
-    if rate is not None:
-        chunk = max(1, min(chunk, int(rate / 100) or 1))
-    source = iter(payloads) if payloads is not None else None
-    template: list[bytes] = []
-    if source is None:
-        synthetic = _payloads(size)
-        template = [synthetic[i % len(synthetic)] for i in range(chunk)]
-    send = partial(client.produce, topic)
-    sent = nbytes = 0
-    start = time.perf_counter()
-    try:
-        while sent < count:
-            n = min(chunk, count - sent)
-            if source is not None:
-                values = list(islice(source, n))
-                if not values:
-                    break
-                nbytes += sum(map(len, values))
-            else:
-                values = template[:n] if n < chunk else template
-            if rate is None:
-                _queue(client, send, values, counter)
-            else:
-                _queue_chunk(client, topic, values, counter)
-            sent += len(values)
-            client.poll(0)
-            if progress:
-                progress(len(values))
-            if rate is not None:
-                ahead = sent / rate - (time.perf_counter() - start)
-                if ahead > 0:
-                    time.sleep(ahead)
-        remaining = client.flush(producer.delivery_bound() + 2)
-        if remaining:
-            client.purge(in_queue=True, in_flight=True, blocking=False)
-            client.poll(1)
-    finally:
-        summary.seconds = time.perf_counter() - start
-    if source is not None:
-        summary.messages = count = sent
-        summary.size = round(nbytes / sent) if sent else 0
-    if not latency:
-        # Only failures were reported: what left the queue without one was acknowledged.
-        summary.acknowledged = sent - summary.failed - len(client)
-    unreported = count - summary.acknowledged - summary.failed
-    if unreported > 0:
-        summary.failed += unreported
-        summary.errors["_UNREPORTED"] += unreported
-    return summary
-
-
-def _queue(client: _RdProducer, send: Callable[[bytes], None], values: list[bytes],
-           counter: _LoadCounter) -> None:
-    """``send`` every value; when the local queue is full, serve reports and go on from the
-    value that did not fit. A value librdkafka refuses outright is counted as failed."""
-    rest = iter(values)
-    while True:
-        try:
-            deque(map(send, rest), maxlen=0)
-            return
-        except BufferError:
-            # The refused value was already taken from ``rest``: start again with it.
-            rest = iter(values[len(values) - length_hint(rest) - 1:])
-            # Short: acks free room in the queue continuously, and each ms idle is lost send time.
-            client.poll(0.01)
-        except KafkaException as exc:
-            counter(exc.args[0], None)
-
-
-def _queue_chunk(client: _RdProducer, topic: str, values: list[bytes],
-                 counter: _LoadCounter) -> None:
-    """Hand a paced chunk over in one ``produce_batch`` call: librdkafka enqueues it at once,
-    so with ``linger.ms=0`` it leaves in one request instead of one per message (a lower p99
-    when paced; the runs are in docs/benchmarks.md)."""
-    batch: list[dict[str, Any]] = [{"value": v} for v in values]
-    while batch:
-        try:
-            queued = client.produce_batch(topic, batch)
-        except BufferError:
-            client.poll(0.01)
-            continue
-        if queued == len(batch):
-            return
-        # produce_batch marks each message it could not queue with "_error".
-        full = []
-        for m in batch:
-            err = m.get("_error")
-            if err is None:
-                continue
-            if err.code() == KafkaError._QUEUE_FULL:
-                full.append({"value": m["value"]})
-            else:
-                counter(err, None)
-        batch = full
-        if batch:
-            client.poll(0.01)

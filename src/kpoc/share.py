@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import AcknowledgeType, KafkaError, KafkaException
+from confluent_kafka import AcknowledgeType, KafkaException
 from confluent_kafka import ShareConsumer as _RdShareConsumer
 
 from . import _wire
@@ -177,7 +177,7 @@ class ShareReader:
             try:
                 msgs = list(client.poll(0.2))
             except KafkaException as exc:
-                raise translate(exc, self.config, f"share group {self.group!r}") from None
+                raise translate(exc, self.config, f"share group {self.group!r}") from exc
             self._pending = [m for m in msgs if not self._event(m)]
             while self._pending:
                 msg = self._pending[0]
@@ -203,10 +203,8 @@ class ShareReader:
         if err is None:
             return False
         if err.fatal() or not err.retriable():
-            if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-                raise KpocError(f"share group {self.group!r}: {err.str()}",
-                                "list topics with `kpoc topics list`")
-            raise translate(KafkaException(err), self.config, f"share group {self.group!r}")
+            raise translate(err, self.config, f"share group {self.group!r}", "share",
+                            group=self.group)
         return True
 
     def _drained(self) -> bool:

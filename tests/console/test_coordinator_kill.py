@@ -85,7 +85,14 @@ def test_lag_sampler_and_describe_survive_a_coordinator_kill(
         assert console.poll() is None, "the console died"
         # The sampler goes on: new samples of the group once its coordinator is back.
         back = time.time()
-        wait_for(lambda: _last_sample(url, group) > back, 120, "new lag samples after it")
+        try:
+            wait_for(lambda: _last_sample(url, group) > back, 120, "new lag samples after it")
+        except AssertionError as exc:
+            history = httpx.get(f"{url}/api/groups/{group}/lag-history", timeout=10).json()
+            listed = httpx.get(f"{url}/api/groups", timeout=30).text
+            raise AssertionError(f"{exc}; sampler error: {history.get('sampler_error')}; "
+                                 f"last sample {back - _last_sample(url, group):.0f} s before "
+                                 f"the restart; /api/groups: {listed[:600]}") from None
         after = wait_for(lambda: run_kpoc("groups", "describe", group, "--timeout", "10",
                                           timeout=60).returncode == 0, 90, "describe to work")
         assert after

@@ -54,7 +54,7 @@ def _member(spec: dict[str, Any]) -> int:
 def share_once(bootstrap: str, mode: str, members: int, count: int, size: int, run: int,
                topic: str, group: str) -> Sample:
     """One sample of ``mode`` (classic | share) with ``members`` member processes."""
-    from ..producer import run_load
+    from ..load import run_load
 
     tool = "classic" if mode == "classic" else f"share-{members}"
     config = ClientConfig(bootstrap, timeout=30)

@@ -30,7 +30,7 @@ from ._payload import payload_lines
 
 
 def produce(config: ClientConfig, topic: str, payload_file: str) -> dict[str, Any]:
-    """Produce every payload of the file with :func:`kpoc.producer.run_load`."""
+    """Produce every payload of the file with :func:`kpoc.load.run_load`."""
     count = sum(len(b) for b in payload_lines(payload_file))
     s = _load(config, topic, count, 0, payloads=chain.from_iterable(payload_lines(payload_file)))
     return {"messages": s.acknowledged, "bytes": s.bytes, "seconds": s.seconds}
@@ -43,8 +43,8 @@ def produce_synthetic(config: ClientConfig, topic: str, count: int, size: int) -
 
 
 def _load(config: ClientConfig, topic: str, count: int, size: int, **kwargs: Any) -> Any:
-    """:func:`kpoc.producer.run_load`, failing the job unless all ``count`` were acknowledged."""
-    from ..producer import run_load
+    """:func:`kpoc.load.run_load`, failing the job unless all ``count`` were acknowledged."""
+    from ..load import run_load
 
     s = run_load(config, topic, count, size, **kwargs)
     if s.failed or s.acknowledged != count:

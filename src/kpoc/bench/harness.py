@@ -25,8 +25,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .._version import __version__
 from ..cluster import KAFKA_VERSION, LocalCluster
@@ -222,34 +223,10 @@ class Bench:
     def produce_once(self, tool: str, run: int, size: int, count: int, payload: Path,
                      produced: dict[int, str]) -> Sample:
         topic = self.topic(f"p{size}-{tool}")
-        bound = 120 + count / 2000
-        if tool == "kpoc":
-            p = t.kpoc_job({"job": "produce", "bootstrap": self.bootstrap, "topic": topic,
-                            "payload_file": str(payload), "properties": PRODUCER_PROPS,
-                            "timeout": 30}, bound)
-            res = t.kpoc_result(p)
-            if res is None:
-                return t._fail(tool, run, p, "kpoc produce")
-            seconds = float(res["seconds"])
-        elif tool == "kcat":
-            kcat = t.kcat_path()
-            if kcat is None:
-                return Sample(tool, run, error="kcat is not installed (make system-deps)")
-            p = t.run_measured([kcat, "-P", "-q", "-b", self.bootstrap, "-t", topic,
-                                *t.xargs(PRODUCER_PROPS)], bound, stdin_path=str(payload))
-            if p.returncode != 0:
-                return t._fail(tool, run, p, "kcat -P")
-            seconds = self.kcat_seconds(p.wall_s, "kcat-produce")
-        else:
-            p = t.run_measured(t.java_cmd(
-                "ProducerPerformance", "--bootstrap-server", self.bootstrap, "--topic", topic,
-                "--num-records", str(count), "--throughput", "-1", "--payload-file",
-                str(payload), "--command-property",
-                *[f"{k}={v}" for k, v in PRODUCER_PROPS.items()]), bound)
-            parsed = t.parse_producer_performance(p.stdout)
-            if p.returncode != 0 or parsed is None:
-                return t._fail(tool, run, p, "ProducerPerformance")
-            seconds = parsed[0] / parsed[1] if parsed[1] else 0.0
+        done = RUNNERS[tool].produce(self, run, topic, count, payload, 120 + count / 2000)
+        if isinstance(done, Sample):
+            return done
+        p, seconds = done
         landed = self.message_count(topic)
         if landed != count:
             return Sample(tool, run, max_rss_mb=p.max_rss_mb, wall_s=p.wall_s,
@@ -297,56 +274,15 @@ class Bench:
 
     # -- consume -----------------------------------------------------------------------------------
     def consume_once(self, tool: str, run: int, size: int, count: int, topic: str) -> Sample:
-        bound = 120 + count / 2000
-        if tool == "kpoc":
-            p = t.kpoc_job({"job": "consume", "bootstrap": self.bootstrap, "topic": topic,
-                            "count": count, "timeout": 30}, bound)
-            res = t.kpoc_result(p)
-            if res is None or res["messages"] != count:
-                return t._fail(tool, run, p, f"kpoc consume got {res and res['messages']}")
-            seconds = float(res["seconds"])
-        elif tool == "kcat":
-            kcat = t.kcat_path()
-            if kcat is None:
-                return Sample(tool, run, error="kcat is not installed (make system-deps)")
-            p = t.run_measured([kcat, "-C", "-q", "-e", "-o", "beginning", "-c", str(count),
-                                "-b", self.bootstrap, "-t", topic], bound, stdout_devnull=True)
-            if p.returncode != 0:
-                return t._fail(tool, run, p, "kcat -C")
-            seconds = self.kcat_seconds(p.wall_s, "kcat-consume")
-        else:
-            p = t.run_measured(t.java_cmd(
-                "ConsumerPerformance", "--bootstrap-server", self.bootstrap, "--topic", topic,
-                "--num-records", str(count), "--timeout", "30000",
-                "--group", f"kpoc-bench-{uuid.uuid4().hex[:8]}"), bound)
-            row = t.parse_consumer_performance(p.stdout)
-            if p.returncode != 0 or not row or row.get("data.consumed.in.nMsg") != count:
-                return t._fail(tool, run, p, "ConsumerPerformance")
-            rate = row.get("fetch.nMsg.sec", 0.0)
-            seconds = count / rate if rate else 0.0
+        done = RUNNERS[tool].consume(self, run, topic, count, 120 + count / 2000)
+        if isinstance(done, Sample):
+            return done
+        p, seconds = done
         return _throughput(tool, run, count, size, seconds, p)
 
     # -- latency -----------------------------------------------------------------------------------
     def latency_once(self, tool: str, run: int) -> Sample:
-        s = self.settings
-        topic = self.topic(f"e2e-{tool}")
-        if tool == "java":
-            p = t.run_measured(t.java_cmd(
-                "EndToEndLatency", "--bootstrap-server", self.bootstrap, "--topic", topic,
-                "--num-records", str(s.java_latency_count), "--producer-acks", "all",
-                "--record-size", str(s.latency_size)), 60 + s.java_latency_count * 0.2)
-            figs = t.parse_end_to_end_latency(p.stdout)
-            if p.returncode != 0 or figs is None:
-                return t._fail(tool, run, p, "EndToEndLatency")
-            return Sample(tool, run, figs, p.max_rss_mb, p.wall_s)
-        p = t.kpoc_job({"job": "e2e-pingpong", "bootstrap": self.bootstrap, "topic": topic,
-                        "count": s.java_latency_count, "size": s.latency_size,
-                        "properties": LATENCY_PROPS, "timeout": 30},
-                       60 + s.java_latency_count * 0.2)
-        res = t.kpoc_result(p)
-        if res is None or res["messages"] != s.java_latency_count:
-            return t._fail(tool, run, p, "kpoc ping-pong latency")
-        return Sample(tool, run, _latency_figures(res), p.max_rss_mb, p.wall_s)
+        return RUNNERS[tool].latency(self, run, self.topic(f"e2e-{tool}"))
 
     def rate_latency_once(self, run: int) -> Sample:
         s = self.settings
@@ -447,6 +383,134 @@ def _kpoc_latency(run: int, base: dict[str, Any], s: Settings) -> Sample:
 
 def _latency_figures(res: dict[str, Any]) -> dict[str, float]:
     return {k: float(res[k]) for k in FIGURES["latency"]}
+
+# -- the tools compared, one runner each ----
+#: What a runner's produce or consume gives back: the process and the seconds the work took by
+#: the tool's own account, or a failed :class:`Sample`.
+Done = tuple[t.Proc, float] | Sample
+
+
+class Runner(Protocol):
+    """One tool of the comparison: how it writes a file's lines, reads a topic's messages and
+    measures end-to-end latency, each as a measured child process."""
+
+    def produce(self, bench: Bench, run: int, topic: str, count: int, payload: Path,
+                bound: float) -> Done: ...
+
+    def consume(self, bench: Bench, run: int, topic: str, count: int, bound: float) -> Done: ...
+
+    def latency(self, bench: Bench, run: int, topic: str) -> Sample: ...
+
+
+class KpocRunner:
+    name = "kpoc"
+
+    def produce(self, bench: Bench, run: int, topic: str, count: int, payload: Path,
+                bound: float) -> Done:
+        p = t.kpoc_job({"job": "produce", "bootstrap": bench.bootstrap, "topic": topic,
+                        "payload_file": str(payload), "properties": PRODUCER_PROPS,
+                        "timeout": 30}, bound)
+        res = t.kpoc_result(p)
+        if res is None:
+            return t._fail(self.name, run, p, "kpoc produce")
+        return p, float(res["seconds"])
+
+    def consume(self, bench: Bench, run: int, topic: str, count: int, bound: float) -> Done:
+        p = t.kpoc_job({"job": "consume", "bootstrap": bench.bootstrap, "topic": topic,
+                        "count": count, "timeout": 30}, bound)
+        res = t.kpoc_result(p)
+        if res is None or res["messages"] != count:
+            return t._fail(self.name, run, p, f"kpoc consume got {res and res['messages']}")
+        return p, float(res["seconds"])
+
+    def latency(self, bench: Bench, run: int, topic: str) -> Sample:
+        s = bench.settings
+        p = t.kpoc_job({"job": "e2e-pingpong", "bootstrap": bench.bootstrap, "topic": topic,
+                        "count": s.java_latency_count, "size": s.latency_size,
+                        "properties": LATENCY_PROPS, "timeout": 30},
+                       60 + s.java_latency_count * 0.2)
+        res = t.kpoc_result(p)
+        if res is None or res["messages"] != s.java_latency_count:
+            return t._fail(self.name, run, p, "kpoc ping-pong latency")
+        return Sample(self.name, run, _latency_figures(res), p.max_rss_mb, p.wall_s)
+
+
+class KcatRunner:
+    name = "kcat"
+
+    def _kcat(self, run: int) -> str | Sample:
+        kcat = t.kcat_path()
+        return kcat if kcat is not None else Sample(
+            self.name, run, error="kcat is not installed (make system-deps)")
+
+    def produce(self, bench: Bench, run: int, topic: str, count: int, payload: Path,
+                bound: float) -> Done:
+        kcat = self._kcat(run)
+        if isinstance(kcat, Sample):
+            return kcat
+        p = t.run_measured([kcat, "-P", "-q", "-b", bench.bootstrap, "-t", topic,
+                            *t.xargs(PRODUCER_PROPS)], bound, stdin_path=str(payload))
+        if p.returncode != 0:
+            return t._fail(self.name, run, p, "kcat -P")
+        return p, bench.kcat_seconds(p.wall_s, "kcat-produce")
+
+    def consume(self, bench: Bench, run: int, topic: str, count: int, bound: float) -> Done:
+        kcat = self._kcat(run)
+        if isinstance(kcat, Sample):
+            return kcat
+        p = t.run_measured([kcat, "-C", "-q", "-e", "-o", "beginning", "-c", str(count),
+                            "-b", bench.bootstrap, "-t", topic], bound, stdout_devnull=True)
+        if p.returncode != 0:
+            return t._fail(self.name, run, p, "kcat -C")
+        return p, bench.kcat_seconds(p.wall_s, "kcat-consume")
+
+    def latency(self, bench: Bench, run: int, topic: str) -> Sample:
+        return Sample(self.name, run, error="kcat has no end-to-end latency mode")
+
+
+class JavaRunner:
+    """Kafka's own performance tools (ProducerPerformance, ConsumerPerformance,
+    EndToEndLatency), from the cluster's jars."""
+
+    name = "java"
+
+    def produce(self, bench: Bench, run: int, topic: str, count: int, payload: Path,
+                bound: float) -> Done:
+        p = t.run_measured(t.java_cmd(
+            "ProducerPerformance", "--bootstrap-server", bench.bootstrap, "--topic", topic,
+            "--num-records", str(count), "--throughput", "-1", "--payload-file",
+            str(payload), "--command-property",
+            *[f"{k}={v}" for k, v in PRODUCER_PROPS.items()]), bound)
+        parsed = t.parse_producer_performance(p.stdout)
+        if p.returncode != 0 or parsed is None:
+            return t._fail(self.name, run, p, "ProducerPerformance")
+        return p, parsed[0] / parsed[1] if parsed[1] else 0.0
+
+    def consume(self, bench: Bench, run: int, topic: str, count: int, bound: float) -> Done:
+        p = t.run_measured(t.java_cmd(
+            "ConsumerPerformance", "--bootstrap-server", bench.bootstrap, "--topic", topic,
+            "--num-records", str(count), "--timeout", "30000",
+            "--group", f"kpoc-bench-{uuid.uuid4().hex[:8]}"), bound)
+        row = t.parse_consumer_performance(p.stdout)
+        if p.returncode != 0 or not row or row.get("data.consumed.in.nMsg") != count:
+            return t._fail(self.name, run, p, "ConsumerPerformance")
+        rate = row.get("fetch.nMsg.sec", 0.0)
+        return p, count / rate if rate else 0.0
+
+    def latency(self, bench: Bench, run: int, topic: str) -> Sample:
+        s = bench.settings
+        p = t.run_measured(t.java_cmd(
+            "EndToEndLatency", "--bootstrap-server", bench.bootstrap, "--topic", topic,
+            "--num-records", str(s.java_latency_count), "--producer-acks", "all",
+            "--record-size", str(s.latency_size)), 60 + s.java_latency_count * 0.2)
+        figs = t.parse_end_to_end_latency(p.stdout)
+        if p.returncode != 0 or figs is None:
+            return t._fail(self.name, run, p, "EndToEndLatency")
+        return Sample(self.name, run, figs, p.max_rss_mb, p.wall_s)
+
+
+RUNNERS: dict[str, Runner] = {r.name: r for r in (KpocRunner(), KcatRunner(), JavaRunner())}
+
 
 
 # -- the whole run ----
@@ -562,33 +626,7 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[BenchS
         progress(f"warm-up: produce and read back {_label(count)} × {size} B, not measured")
         bench.warm_up(payload_file(bench.workdir, size, count), count, s.warm_up_rounds)
         bench.kcat_baselines()
-    produced: dict[int, str] = {}
-    for size, count in s.produce:
-        payload = payload_file(bench.workdir, size, count)
-        need_produce = "produce" in s.scenarios
-        if need_produce:
-            sc = BenchScenario(f"produce-{size}", "produce", size, count)
-            out.append(sc)
-            for r in range(s.runs):
-                for tool in _order(TOOLS["produce"], r):
-                    progress(f"produce {size} B × {_label(count)}: {tool} (run {r + 1}/{s.runs})")
-                    sample = bench.produce_once(tool, r, size, count, payload, produced)
-                    _note(progress, sample)
-                    sc.samples.append(sample)
-        if "consume" in s.scenarios:
-            if size not in produced:
-                progress(f"filling a topic for the consume test ({_label(count)} × {size} B)")
-                bench.produce_once("kcat", 0, size, count, payload, produced)
-            topic = produced.get(size)
-            sc = BenchScenario(f"consume-{size}", "consume", size, count)
-            out.append(sc)
-            for r in range(s.runs):
-                for tool in _order(TOOLS["consume"], r):
-                    progress(f"consume {size} B × {_label(count)}: {tool} (run {r + 1}/{s.runs})")
-                    sample = (bench.consume_once(tool, r, size, count, topic) if topic else
-                              Sample(tool, r, error="no topic could be filled to consume"))
-                    _note(progress, sample)
-                    sc.samples.append(sample)
+        out += _run_throughput(bench, s, progress)
     if "produce" in s.scenarios:
         sc = BenchScenario("produce-100-memory", "produce", 100, s.memory_count)
         out.append(sc)
@@ -599,38 +637,77 @@ def _run_scenarios(bench: Bench, s: Settings, progress: Progress) -> list[BenchS
     if "api" in s.scenarios:
         out += _run_api(bench, s, progress)
     if "latency" in s.scenarios:
-        sc = BenchScenario("latency", "latency", s.latency_size, s.java_latency_count)
-        out.append(sc)
-        for r in range(s.runs):
-            for tool in _order(TOOLS["latency"], r):
-                progress(f"end-to-end latency, one at a time: {tool} (run {r + 1}/{s.runs})")
-                sample = bench.latency_once(tool, r)
-                _note(progress, sample)
-                sc.samples.append(sample)
+        out.append(_rounds(BenchScenario("latency", "latency", s.latency_size,
+                                         s.java_latency_count),
+                           s.runs, TOOLS["latency"], "end-to-end latency, one at a time",
+                           bench.latency_once, progress))
         count = int(s.latency_rate * s.latency_seconds)
-        sc = BenchScenario("latency-rate", "latency", s.latency_size, count, rate=s.latency_rate)
-        out.append(sc)
-        for r in range(s.runs):
-            progress(f"end-to-end latency at {s.latency_rate:,} msg/s: kpoc "
-                     f"(run {r + 1}/{s.runs})")
-            sample = bench.rate_latency_once(r)
+        out.append(_rounds(BenchScenario("latency-rate", "latency", s.latency_size, count,
+                                         rate=s.latency_rate),
+                           s.runs, TOOLS["latency-rate"],
+                           f"end-to-end latency at {s.latency_rate:,} msg/s",
+                           lambda tool, r: bench.rate_latency_once(r), progress))
+    if "share" in s.scenarios:
+        out.append(_rounds(BenchScenario("share", "share", 100, s.share_count), s.runs,
+                           TOOLS["share"], f"share groups reading {_label(s.share_count)} "
+                           "× 100 B", partial(_share_once, bench, s.share_count), progress))
+    return out
+
+
+def _rounds(sc: BenchScenario, runs: int, tools: tuple[str, ...], what: str,
+            once: Callable[[str, int], Sample], progress: Progress) -> BenchScenario:
+    """``runs`` rounds of ``once`` for every tool (in an order that alternates between
+    rounds), each sample noted and kept in ``sc``."""
+    for r in range(runs):
+        for tool in _order(tools, r):
+            progress(f"{what}: {tool} (run {r + 1}/{runs})")
+            sample = once(tool, r)
             _note(progress, sample)
             sc.samples.append(sample)
-    if "share" in s.scenarios:
-        sc = BenchScenario("share", "share", 100, s.share_count)
-        out.append(sc)
-        for r in range(s.runs):
-            for tool in _order(TOOLS["share"], r):
-                progress(f"share groups: {tool} reads {_label(s.share_count)} × 100 B "
-                         f"(run {r + 1}/{s.runs})")
-                topic = bench.topic(f"share-{tool}")
-                mode, members = ("classic", 1) if tool == "classic" else (
-                    "share", int(tool.split("-")[1]))
-                sample = share_once(bench.bootstrap, mode, members, s.share_count, 100, r,
-                                    topic, topic)
-                _note(progress, sample)
-                sc.samples.append(sample)
+    return sc
+
+
+def _run_throughput(bench: Bench, s: Settings, progress: Progress) -> list[BenchScenario]:
+    """Produce each payload size with every tool, then read a produced topic back with each."""
+    out: list[BenchScenario] = []
+    produced: dict[int, str] = {}
+    for size, count in s.produce:
+        payload = payload_file(bench.workdir, size, count)
+        what = f"{size} B × {_label(count)}"
+        if "produce" in s.scenarios:
+            out.append(_rounds(
+                BenchScenario(f"produce-{size}", "produce", size, count), s.runs,
+                TOOLS["produce"], f"produce {what}",
+                partial(_produce, bench, size, count, payload, produced), progress))
+        if "consume" in s.scenarios:
+            if size not in produced:
+                progress(f"filling a topic for the consume test ({_label(count)} × {size} B)")
+                bench.produce_once("kcat", 0, size, count, payload, produced)
+            topic = produced.get(size)
+            out.append(_rounds(
+                BenchScenario(f"consume-{size}", "consume", size, count), s.runs,
+                TOOLS["consume"], f"consume {what}",
+                partial(_consume, bench, size, count, topic), progress))
     return out
+
+
+def _produce(bench: Bench, size: int, count: int, payload: Path, produced: dict[int, str],
+             tool: str, run: int) -> Sample:
+    return bench.produce_once(tool, run, size, count, payload, produced)
+
+
+def _consume(bench: Bench, size: int, count: int, topic: str | None, tool: str,
+             run: int) -> Sample:
+    if not topic:
+        return Sample(tool, run, error="no topic could be filled to consume")
+    return bench.consume_once(tool, run, size, count, topic)
+
+
+def _share_once(bench: Bench, count: int, tool: str, run: int) -> Sample:
+    """One share-groups run: ``classic`` (one consumer) or ``share-N`` (N share members)."""
+    topic = bench.topic(f"share-{tool}")
+    mode, members = ("classic", 1) if tool == "classic" else ("share", int(tool.split("-")[1]))
+    return share_once(bench.bootstrap, mode, members, count, 100, run, topic, topic)
 
 
 def _run_api(bench: Bench, s: Settings, progress: Progress) -> list[BenchScenario]:
@@ -643,21 +720,22 @@ def _run_api(bench: Bench, s: Settings, progress: Progress) -> list[BenchScenari
     for name, kind, count in (("api-produce", "produce", s.api_count),
                               ("api-consume", "consume", s.api_count),
                               ("aio-produce", "produce", s.aio_count)):
-        sc = BenchScenario(name, kind, 100, count,
-                           title=f"{API_TITLES[name]}, {_label(count)} × 100 B")
-        out.append(sc)
         tools = tuple(tool for scenario, tool in API_JOBS if scenario == name)
-        for r in range(s.runs):
-            for tool in _order(tools, r):
-                progress(f"{name} {_label(count)}: {tool} (run {r + 1}/{s.runs})")
-                if kind == "consume" and 100 not in filled:
-                    sample = Sample(tool, r, error="no topic could be filled to consume")
-                else:
-                    sample = bench.api_once(name, tool, r, count, payload, filled.get(100)
-                                            if kind == "consume" else None)
-                _note(progress, sample)
-                sc.samples.append(sample)
+        out.append(_rounds(
+            BenchScenario(name, kind, 100, count,
+                          title=f"{API_TITLES[name]}, {_label(count)} × 100 B"),
+            s.runs, tools, f"{name} {_label(count)}",
+            partial(_api, bench, name, count, payload, kind == "consume", filled.get(100)),
+            progress))
     return out
+
+
+def _api(bench: Bench, name: str, count: int, payload: Path, consume: bool,
+         topic: str | None, tool: str, run: int) -> Sample:
+    if consume and topic is None:
+        return Sample(tool, run, error="no topic could be filled to consume")
+    return bench.api_once(name, tool, run, count, payload, topic if consume else None)
+
 
 
 def _note(progress: Progress, s: Sample) -> None:

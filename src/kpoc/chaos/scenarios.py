@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cluster import LocalCluster
 from ..errors import ClusterError, KpocError, UsageError
@@ -28,6 +28,9 @@ from ._load import ACKED, Checkpoint, Load
 from ._probe import Growth, KpocConsumer
 from ._reader import Reader
 from .checker import DeliveryCheck, check, group_recovery, redelivery_bound
+
+if TYPE_CHECKING:
+    from ..config import ClientConfig
 
 __all__ = ["CATCH_UP_BOUND", "SCENARIOS", "SHARE_KILL", "Context", "Fault", "Scenario", "Verdict",
            "reader_settings", "resolve", "run"]
@@ -671,9 +674,8 @@ def _preflight(cluster: LocalCluster) -> str:
 def heal(cluster: LocalCluster, progress: Progress = _silent) -> list[int]:
     """Wake stopped nodes and start dead ones; return the ids started."""
     started = []
-    st = cluster.state() or {}
-    for n in st.get("nodes", []):
-        nid = int(n["node_id"])
+    st = cluster.state()
+    for nid in st.node_ids if st is not None else []:
         cluster.signal_node(nid, signal.SIGCONT)
     for n in cluster.status().nodes:
         if n.pid is None:
@@ -719,7 +721,6 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
 
     ``group_protocol`` and ``session_timeout_ms`` set the reading group's protocol (classic or
     consumer, KIP-848) and classic session timeout; by default kpoc's consumer's."""
-    from ..admin import Admin
     from ..config import ClientConfig
 
     sc = resolve(scenario)
@@ -733,8 +734,7 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
     bootstrap = _preflight(cluster)
     topic = f"kpoc-chaos-{sc.number}-{sc.name}-{uuid.uuid4().hex[:8]}"
     config = ClientConfig(bootstrap_servers=bootstrap, timeout=30)
-    with Admin(config) as admin:
-        admin.create_topic(topic, PARTITIONS, REPLICATION, {"min.insync.replicas": str(MIN_ISR)})
+    _create_topic(config, topic)
     load = _load(sc, bootstrap, topic, n, r)
     progress(f"scenario {sc.number} {sc.name}: {sc.title}")
     progress(f"topic {topic}: {PARTITIONS} partitions, RF {REPLICATION}, min.insync.replicas "
@@ -749,6 +749,63 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
     ctx = Context(cluster, bootstrap, topic, load, reader, checkpoints, progress, pause)
     ctx.wait_in_sync(60)
     reader.start()
+    t_start = time.monotonic()
+    left, catch_up, healthy = _drive(sc, ctx)
+    duration = time.monotonic() - t_start
+
+    acked_at = load.ack_times()
+    read_at = [s.at for s in reader.seen if s.at is not None]
+    for f in ctx.faults:
+        if f.recovery_s is None:
+            f.recovery_s = load.recovery_after(f.recover_from)
+        f.group_recovery_s = group_recovery(acked_at, read_at, f.recover_from)
+    c = check(load.deliveries(), reader.seen, produced=load.sent)
+    ttr = _worst([f.recovery_s for f in ctx.faults])
+    group_rec = _worst([f.group_recovery_s for f in ctx.faults])
+    crit = _criteria(sc, ctx, c, left, catch_up, ttr, healthy)
+    _note_run(ctx, work)
+    if all(cr.ok for cr in crit):
+        shutil.rmtree(work, ignore_errors=True)
+        ctx.notes.pop("workdir")
+    if not keep_topic:
+        _drop_topic(config, topic)
+    return Verdict(sc.number, sc.name, sc.title, topic, n, r, c, crit,
+                   [f.to_dict(ctx.t0) for f in ctx.faults], ttr, catch_up, duration, ctx.notes,
+                   group_rec,
+                   {**settings, **({"group.instance.id": "static"} if sc.static_reader else {})})
+
+
+def _worst(figures: list[float | None]) -> float | None:
+    """The largest of the faults' figures; None if there were none or any is missing."""
+    if not figures or any(x is None for x in figures):
+        return None
+    return max(x for x in figures if x is not None)
+
+
+def _create_topic(config: ClientConfig, topic: str) -> None:
+    from ..admin import Admin
+
+    with Admin(config) as admin:
+        admin.create_topic(topic, PARTITIONS, REPLICATION, {"min.insync.replicas": str(MIN_ISR)})
+
+
+def _drop_topic(config: ClientConfig, topic: str) -> None:
+    """Delete the run's topic and its consumer group, as far as the cluster lets us."""
+    from ..admin import Admin
+
+    try:
+        with Admin(config) as admin:
+            admin.delete_topic(topic)
+            admin.client.delete_consumer_groups([topic], request_timeout=10)
+    except Exception:
+        pass
+
+
+def _drive(sc: Scenario, ctx: Context) -> tuple[int, float | None, bool]:
+    """Produce while the fault script runs beside, then wait for the consumer and heal the
+    cluster whatever happened; return (messages without a report, catch-up seconds or None,
+    whether the cluster is whole again)."""
+    load, reader = ctx.load, ctx.reader
 
     def script() -> None:
         try:
@@ -762,10 +819,9 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
     catch_up: float | None = None
     left = 0
     healthy = False
-    t_start = time.monotonic()
     thread.start()
     try:
-        load.run(checkpoints, stop=ctx.stop)
+        load.run(ctx.checkpoints, stop=ctx.stop)
         ctx.say(f"all {load.sent} messages handed to the producer"
                 + (f" (held {load.held:.1f}s at checkpoints)" if load.held >= 0.1 else ""))
         thread.join(timeout=900)
@@ -773,66 +829,64 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
             ctx.error = ctx.error or "the fault script did not finish within 900s"
             ctx.stop.set()
         left = load.flush(load.message_timeout_ms / 1000 + 30)
-        t_reports = time.monotonic()
-        acked = load.acked_keys()
-        ctx.say(f"every delivery report in: {len(acked)} acknowledged; waiting for the consumer")
-        reader.poll()
-        have = {(s.partition, s.seq) for s in reader.seen if s.seq is not None}
-        last_new = time.monotonic()
-        while True:
-            fresh = {(s.partition, s.seq) for s in reader.poll() if s.seq is not None}
-            if fresh - have:
-                last_new = time.monotonic()
-            have |= fresh
-            if acked <= have:
-                catch_up = time.monotonic() - t_reports
-                break
-            if time.monotonic() - t_reports > CATCH_UP_BOUND:
-                break
-            if time.monotonic() - last_new > STALL_RESTART and not ctx.notes.get("reader_restarts"):
-                # A safety net, no longer expected to fire: the stalls once seen here (after a
-                # leader or quorum-leader kill) were the reader's consumer fenced and dead while
-                # it ignored the fatal error; it now rejoins itself (reader_rejoins_…). Restart it
-                # once (at least once: what it re-reads is counted as re-delivered) and say so
-                # in the verdict, rather than let a client stall read as data loss.
-                ctx.say(f"the consumer made no progress for {STALL_RESTART:g}s with "
-                        f"{len(acked - have)} acknowledged message(s) unread: restarting it")
-                ctx.notes["reader_restarts"] = 1
-                reader.stop()
-                reader.start()
-                last_new = time.monotonic()
-            if not reader.alive():
-                ctx.say(f"the consumer exited: {reader.last_error() or 'no error output'}")
-                break
-            time.sleep(0.1)
+        catch_up = _catch_up(ctx)
     finally:
         ctx.stop.set()
-        for cp in checkpoints:
+        for cp in ctx.checkpoints:
             cp.released.set()
         thread.join(timeout=60)
         reader.stop()
         load.close()
         try:
-            heal(cluster, ctx.say)
+            heal(ctx.cluster, ctx.say)
             ctx.wait_in_sync(120)
             healthy = True
         except Exception as exc:
             ctx.say(f"cluster not healthy after the run: {exc}")
-    duration = time.monotonic() - t_start
+    return left, catch_up, healthy
 
-    acked_at = load.ack_times()
-    read_at = [s.at for s in reader.seen if s.at is not None]
-    for f in ctx.faults:
-        if f.recovery_s is None:
-            f.recovery_s = load.recovery_after(f.recover_from)
-        f.group_recovery_s = group_recovery(acked_at, read_at, f.recover_from)
-    c = check(load.deliveries(), reader.seen, produced=load.sent)
-    recs = [f.recovery_s for f in ctx.faults]
-    ttr = None if not recs or any(x is None for x in recs) else max(
-        x for x in recs if x is not None)
-    grs = [f.group_recovery_s for f in ctx.faults]
-    group_rec = None if not grs or any(x is None for x in grs) else max(
-        x for x in grs if x is not None)
+
+def _catch_up(ctx: Context) -> float | None:
+    """Seconds until the consumer has read every acknowledged message after the last delivery
+    report; None if it did not within :data:`CATCH_UP_BOUND` (or exited)."""
+    load, reader = ctx.load, ctx.reader
+    t_reports = time.monotonic()
+    acked = load.acked_keys()
+    ctx.say(f"every delivery report in: {len(acked)} acknowledged; waiting for the consumer")
+    reader.poll()
+    have = {(s.partition, s.seq) for s in reader.seen if s.seq is not None}
+    last_new = time.monotonic()
+    while True:
+        fresh = {(s.partition, s.seq) for s in reader.poll() if s.seq is not None}
+        if fresh - have:
+            last_new = time.monotonic()
+        have |= fresh
+        if acked <= have:
+            return time.monotonic() - t_reports
+        if time.monotonic() - t_reports > CATCH_UP_BOUND:
+            return None
+        if time.monotonic() - last_new > STALL_RESTART and not ctx.notes.get("reader_restarts"):
+            # A safety net, no longer expected to fire: the stalls once seen here (after a
+            # leader or quorum-leader kill) were the reader's consumer fenced and dead while
+            # it ignored the fatal error; it now rejoins itself (reader_rejoins_…). Restart it
+            # once (at least once: what it re-reads is counted as re-delivered) and say so
+            # in the verdict, rather than let a client stall read as data loss.
+            ctx.say(f"the consumer made no progress for {STALL_RESTART:g}s with "
+                    f"{len(acked - have)} acknowledged message(s) unread: restarting it")
+            ctx.notes["reader_restarts"] = 1
+            reader.stop()
+            reader.start()
+            last_new = time.monotonic()
+        if not reader.alive():
+            ctx.say(f"the consumer exited: {reader.last_error() or 'no error output'}")
+            return None
+        time.sleep(0.1)
+
+
+def _criteria(sc: Scenario, ctx: Context, c: DeliveryCheck, left: int, catch_up: float | None,
+              ttr: float | None, healthy: bool) -> list[Criterion]:
+    """What every run must show, then the scenario's own criteria."""
+    load = ctx.load
     crit = [
         Criterion("faults injected as planned", ctx.error is None and bool(ctx.faults),
                   ctx.error or f"{len(ctx.faults)} fault(s)"),
@@ -859,7 +913,12 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         crit.append(Criterion("no delivery failed", c.failed == 0, f"{c.failed} failed"))
     if load.fatal:
         crit.append(Criterion("no fatal producer error", False, load.fatal[0]))
-    crit += sc.criteria(ctx, c)
+    return crit + sc.criteria(ctx, c)
+
+
+def _note_run(ctx: Context, work: Path) -> None:
+    """What the verdict's notes say beyond the criteria."""
+    load, reader = ctx.load, ctx.reader
     if load.error_names:
         ctx.notes.setdefault("errors", sorted(set(load.error_names.values())))
     if reader.torn:
@@ -868,18 +927,3 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
         ctx.notes["reader_rejoins_after_fatal_error"] = reader.rejoins()
     ctx.notes["held_s"] = round(load.held, 3)
     ctx.notes["workdir"] = str(work)
-
-    if all(cr.ok for cr in crit):
-        shutil.rmtree(work, ignore_errors=True)
-        ctx.notes.pop("workdir")
-    if not keep_topic:
-        try:
-            with Admin(config) as admin:
-                admin.delete_topic(topic)
-                admin.client.delete_consumer_groups([topic], request_timeout=10)
-        except Exception:
-            pass
-    return Verdict(sc.number, sc.name, sc.title, topic, n, r, c, crit,
-                   [f.to_dict(ctx.t0) for f in ctx.faults], ttr, catch_up, duration, ctx.notes,
-                   group_rec,
-                   {**settings, **({"group.instance.id": "static"} if sc.static_reader else {})})

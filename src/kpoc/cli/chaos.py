@@ -120,7 +120,7 @@ def _share_kill(data_dir: Path | None, messages: int | None, rate: float | None,
         raise KpocError(f"no local cluster in {cluster.data_dir}", "start one with `kpoc "
                         "cluster up`")
     figures, criteria = run_share_kill(
-        st["bootstrap_servers"], messages or 5000, rate or 500, keep_topic=keep_topic,
+        st.bootstrap_servers, messages or 5000, rate or 500, keep_topic=keep_topic,
         progress=lambda m: err.print(f"[dim]{m}[/]"))
     ok = all(c[1] for c in criteria)
     if output == "json":

@@ -13,15 +13,13 @@ from ..cluster import (
     DEFAULT_PORT,
     DEMO_PREFIX,
     KAFKA_VERSION,
-    MOCK_LABEL,
     SECURE_MECHANISM,
     LocalCluster,
+    engine_at,
     ensure_jars,
     read_credentials,
 )
-from ..cluster.mock import mock_pid, start_mock, stop_mock
 from ..config import default_data_dir
-from ..errors import UsageError
 from ._common import emit_json, err, old_flag, out, output_option
 
 _data_dir = click.option(
@@ -86,20 +84,16 @@ def up(nodes: int | None, port: int, timeout: float, engine: str, secure: bool,
       kpoc cluster up --nodes 1 --port 19092 --data-dir /tmp/k1
       kpoc cluster up --secure && kpoc cluster credentials
     """
-    c = _cluster(data_dir)
-    if secure and engine == "mock":
-        raise UsageError("--secure needs --engine kafka", "the mock cluster has no TLS or SASL")
-    if engine == "mock":
-        bootstrap, already = start_mock(c.data_dir, nodes or DEFAULT_NODES, timeout)
-        err.print(f"[yellow]engine: {MOCK_LABEL}[/]")
-    else:
-        bootstrap, already = c.up(nodes=nodes, port=port, timeout=timeout, secure=secure,
-                                  progress=lambda m: err.print(f"[dim]{m}[/]"))
+    c = engine_at(data_dir or default_data_dir(), engine)
+    bootstrap, already = c.up(nodes=nodes, port=port, timeout=timeout, secure=secure,
+                              progress=lambda m: err.print(f"[dim]{m}[/]"))
+    if c.label:
+        err.print(f"[yellow]engine: {c.label}[/]")
     if already:
         err.print(f"cluster in {c.data_dir} is already running")
     out.print(f"BOOTSTRAP_SERVERS={bootstrap}", markup=False)
-    st = c.state() or {}
-    if st.get("secure"):
+    st = c.state()
+    if st is not None and st.secure:
         cfg = c.data_dir / ADMIN_PROPERTIES
         err.print(f"secure: SASL_SSL + {SECURE_MECHANISM}, ACLs enforced; connect with -F {cfg} "
                   "(admin) — passwords: `kpoc cluster credentials`", markup=False)
@@ -166,24 +160,13 @@ def status(data_dir: Path | None, output: str) -> None:
       kpoc cluster status
       kpoc cluster status -o json | jq '.nodes[] | select(.up | not)'
     """
-    c = _cluster(data_dir)
-    st = c.state()
-    if st is not None and st.get("engine") == "mock":
-        pid = mock_pid(c.data_dir)
-        doc = {"engine": "mock", "label": MOCK_LABEL, "bootstrap_servers": st["bootstrap_servers"],
-               "pid": pid, "running": len(st["nodes"]) if pid else 0}
-        if output == "json":
-            emit_json(doc)
-        else:
-            out.print(f"{MOCK_LABEL}\nbootstrap: {doc['bootstrap_servers']}  pid: {pid}",
-                      markup=False)
-        return
-    s = c.status()
+    s = engine_at(data_dir or default_data_dir()).status()
     if output == "json":
         emit_json(s.to_dict())
         return
-    out.print(f"cluster {s.cluster_id}  Apache Kafka {s.kafka_version}  "
-              f"{s.running}/{len(s.nodes)} up  data: {s.data_dir}", markup=False)
+    what = s.label or f"Apache Kafka {s.kafka_version}"
+    out.print(f"cluster {s.cluster_id}  {what}  {s.running}/{len(s.nodes)} up  "
+              f"data: {s.data_dir}", markup=False)
     if s.secure:
         out.print(f"secure: SASL_SSL + {SECURE_MECHANISM}, TLS between nodes, ACLs enforced; "
                   f"client config: {Path(s.data_dir) / ADMIN_PROPERTIES}", markup=False)
@@ -204,13 +187,7 @@ def down(data_dir: Path | None) -> None:
     Example:
       kpoc cluster down && kpoc cluster up    # same cluster, same data
     """
-    c = _cluster(data_dir)
-    st = c.state()
-    if st is not None and st.get("engine") == "mock":
-        stopped = stop_mock(c.data_dir)
-        err.print("mock cluster stopped" if stopped else "mock cluster was not running")
-        return
-    ids = c.down()
+    ids = engine_at(data_dir or default_data_dir()).down()
     err.print(f"stopped node(s) {', '.join(map(str, ids))}" if ids else "no node was running")
 
 
@@ -224,7 +201,7 @@ def destroy(data_dir: Path | None, yes: bool) -> None:
     Example:
       kpoc cluster destroy --yes
     """
-    c = _cluster(data_dir)
+    c = engine_at(data_dir or default_data_dir())
     if not yes and not click.confirm(f"Delete {c.data_dir} and every message in it?",
                                      err=True):
         raise click.Abort()

@@ -41,7 +41,7 @@ def managed_cluster(config: ClientConfig, data_dir: Path | None) -> LocalCluster
         return None
     if not st:
         return None
-    ours = {s.strip() for s in str(st.get("bootstrap_servers", "")).split(",")}
+    ours = {s.strip() for s in st.bootstrap_servers.split(",")}
     theirs = {s.strip() for s in config.bootstrap_servers.split(",")}
     return local if ours & theirs else None
 

@@ -50,7 +50,8 @@ def demo(messages: int, consumers: int, topic: str, group: str, keep_running: bo
                                         secure=secure)
         out.print(f"{'Already running' if running else 'Started'}: {bootstrap}", markup=False)
         conn["bootstrap_servers"] = bootstrap
-        if (manager.state() or {}).get("secure") and not conn.get("config_file"):
+        st = manager.state()
+        if st is not None and st.secure and not conn.get("config_file"):
             conn["config_file"] = str(manager.data_dir / ADMIN_PROPERTIES)
             out.print(f"Secure cluster: SASL_SSL as admin (-F {conn['config_file']})",
                       markup=False)

@@ -14,7 +14,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from ..config import DEFAULT_TOPIC
 from ..envelope import Record, parse_line
 from ..errors import DeliveryError, UsageError
-from ..producer import DeliveryReport, Producer, check_load, parse_header, run_load
+from ..load import check_load, run_load
+from ..producer import DeliveryReport, Producer, parse_header
 from ._common import client_options, config_from, emit_json, err, old_flag, out, output_option
 from ._text import escape_bytes, unescape
 

@@ -17,8 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,18 @@ from ._props import (
     node_specs,
     render_properties,
 )
-from ._state import STATE_FILE, read_state
+from ._state import (
+    DEFAULT_NODES,
+    STATE_FILE,
+    ClusterState,
+    ClusterStatus,
+    NodeStatus,
+    Progress,
+    read_state,
+)
 from .mock import stop_mock
 
 DEFAULT_PORT = 9092
-DEFAULT_NODES = 3
 DEFAULT_TIMEOUT = 90.0
 _JVM_FLAGS = [
     "-XX:+UseG1GC",
@@ -47,42 +53,8 @@ _JVM_FLAGS = [
     "-Djava.awt.headless=true",
 ]
 
-Progress = Callable[[str], None]
-
-
 def _silent(_: str) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    node_id: int
-    pid: int | None
-    client_port: int
-    controller_port: int
-    up: bool
-    quorum_leader: bool
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    engine: str
-    cluster_id: str
-    kafka_version: str
-    bootstrap_servers: str
-    data_dir: str
-    nodes: list[NodeStatus]
-    quorum_leader: int | None
-    secure: bool = False
-
-    @property
-    def running(self) -> int:
-        return sum(n.up for n in self.nodes)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["running"] = self.running
-        return d
 
 
 def new_cluster_id() -> str:
@@ -142,10 +114,12 @@ class LocalCluster:
         self._warmups: list = []  # in-flight warm-up requests of _wait_ready
 
     # -- state ---------------------------------------------------------------------------------
-    def state(self) -> dict | None:
+    label: str | None = None
+
+    def state(self) -> ClusterState | None:
         return read_state(self.data_dir)
 
-    def _require_state(self) -> dict:
+    def _require_state(self) -> ClusterState:
         st = self.state()
         if st is None:
             raise NotFound(
@@ -153,17 +127,14 @@ class LocalCluster:
             )
         return st
 
-    def _nodes(self, st: dict) -> list[NodeSpec]:
-        return [NodeSpec(**n) for n in st["nodes"]]
-
     def node_dir(self, node_id: int) -> Path:
         return self.data_dir / f"node-{node_id}"
 
-    def _node(self, st: dict, node_id: int) -> NodeSpec:
-        for n in self._nodes(st):
+    def _node(self, st: ClusterState, node_id: int) -> NodeSpec:
+        for n in st.nodes:
             if n.node_id == node_id:
                 return n
-        ids = ", ".join(str(n["node_id"]) for n in st["nodes"])
+        ids = ", ".join(str(i) for i in st.node_ids)
         raise NotFound(f"node {node_id} is not in the cluster", f"pick one of: {ids}")
 
     def _pid(self, node_id: int) -> int | None:
@@ -174,11 +145,11 @@ class LocalCluster:
         return pid if _pid_alive(pid, str(self.node_dir(node_id))) else None
 
     # -- inspection ----------------------------------------------------------------------------
-    def quorum_leader(self, st: dict | None = None) -> int | None:
+    def quorum_leader(self, st: ClusterState | None = None) -> int | None:
         """The KRaft quorum leader, read from the live nodes' ``quorum-state`` files."""
         st = st or self._require_state()
         best: tuple[int, int] | None = None
-        for n in self._nodes(st):
+        for n in st.nodes:
             if self._pid(n.node_id) is None:
                 continue
             qs = self.node_dir(n.node_id) / "data" / "__cluster_metadata-0" / "quorum-state"
@@ -197,7 +168,7 @@ class LocalCluster:
         st = self._require_state()
         leader = self.quorum_leader(st)
         nodes = []
-        for n in self._nodes(st):
+        for n in st.nodes:
             pid = self._pid(n.node_id)
             nodes.append(
                 NodeStatus(
@@ -207,8 +178,8 @@ class LocalCluster:
                 )
             )
         return ClusterStatus(
-            "kafka", st["cluster_id"], st["kafka_version"], st["bootstrap_servers"],
-            str(self.data_dir), nodes, leader, secure=bool(st.get("secure")),
+            "kafka", st.cluster_id, st.kafka_version, st.bootstrap_servers,
+            str(self.data_dir), nodes, leader, secure=st.secure,
         )
 
     def logs(self, node_id: int, lines: int = 50) -> list[str]:
@@ -239,23 +210,23 @@ class LocalCluster:
         if nodes is not None and not 1 <= nodes <= 9:
             raise UsageError(f"--nodes {nodes} is out of range", "use 1 to 9 nodes")
         st = self.state()
-        if st is not None and st.get("engine") != "kafka":
+        if st is not None and st.engine != "kafka":
             raise UsageError(
-                f"{self.data_dir} holds a {st.get('engine')} cluster",
+                f"{self.data_dir} holds a {st.engine} cluster",
                 "run `kpoc cluster destroy` first or pick another --data-dir",
             )
-        if st is not None and nodes is not None and len(st["nodes"]) != nodes:
+        if st is not None and nodes is not None and len(st.nodes) != nodes:
             raise UsageError(
-                f"the cluster in {self.data_dir} has {len(st['nodes'])} nodes, not {nodes}",
+                f"the cluster in {self.data_dir} has {len(st.nodes)} nodes, not {nodes}",
                 "run `kpoc cluster destroy` first to change its size",
             )
-        if st is not None and secure and not st.get("secure"):
+        if st is not None and secure and not st.secure:
             raise UsageError(
                 f"the cluster in {self.data_dir} was created without --secure",
                 "run `kpoc cluster destroy` first, or pick another --data-dir",
             )
-        if st is not None and all(self._pid(n["node_id"]) for n in st["nodes"]):
-            return st["bootstrap_servers"], True
+        if st is not None and all(self._pid(i) for i in st.node_ids):
+            return st.bootstrap_servers, True
         start = time.monotonic()
         java = find_java(self.env)
         check_java(java)
@@ -264,20 +235,20 @@ class LocalCluster:
         if st is None:
             st = self._create(nodes or DEFAULT_NODES, port, java, libs, progress, overrides or {},
                               secure)
-        specs = [n for n in self._nodes(st) if self._pid(n.node_id) is None]
-        self._check_ports(specs, bool(st.get("secure")))
+        specs = [n for n in list(st.nodes) if self._pid(n.node_id) is None]
+        self._check_ports(specs, st.secure)
         progress(f"starting {len(specs)} node(s): " + ", ".join(str(n.node_id) for n in specs))
         for n in specs:
             self._spawn(n, java, libs)
         self._wait_ready(st, [n.node_id for n in specs], start + timeout, timeout)
-        if created and st.get("secure"):
+        if created and st.secure:
             _secure.grant_demo_acls(self.admin_properties(st), max(5.0, start + timeout -
                                                                    time.monotonic()))
         progress(f"ready in {time.monotonic() - start:.1f}s")
-        return st["bootstrap_servers"], False
+        return st.bootstrap_servers, False
 
     def _create(self, count: int, port: int, java: str, libs: Path, progress: Progress,
-                overrides: Mapping[str, str], secure: bool = False) -> dict:
+                overrides: Mapping[str, str], secure: bool = False) -> ClusterState:
         specs = node_specs(count, port)
         self._check_ports(specs, secure)
         try:
@@ -333,24 +304,16 @@ class LocalCluster:
         finally:
             for n in specs:
                 (self.node_dir(n.node_id) / "format.args").unlink(missing_ok=True)
-        st: dict[str, Any] = {
-            "engine": "kafka",
-            "cluster_id": cid,
-            "kafka_version": KAFKA_VERSION,
-            "bootstrap_servers": bootstrap,
-            "nodes": [asdict(n) for n in specs],
-        }
-        if secure:
-            st["secure"] = True
-        self.state_path.write_text(json.dumps(st, indent=2) + "\n")
+        st = ClusterState("kafka", bootstrap, tuple(specs), cid, KAFKA_VERSION, secure)
+        st.write(self.data_dir)
         return st
 
-    def admin_properties(self, st: dict | None = None) -> dict[str, str]:
+    def admin_properties(self, st: ClusterState | None = None) -> dict[str, str]:
         """librdkafka properties for an admin connection (a secure cluster's: as ``admin``)."""
         st = st or self._require_state()
-        if st.get("secure"):
-            return _secure.admin_client_properties(self.data_dir, st["bootstrap_servers"])
-        return {"bootstrap.servers": st["bootstrap_servers"]}
+        if st.secure:
+            return _secure.admin_client_properties(self.data_dir, st.bootstrap_servers)
+        return {"bootstrap.servers": st.bootstrap_servers}
 
     def _check_ports(self, specs: list[NodeSpec], secure: bool = False) -> None:
         for n in specs:
@@ -382,10 +345,11 @@ class LocalCluster:
         )
         (d / "pid").write_text(launcher.stdout.decode().strip() + "\n")
 
-    def _wait_ready(self, st: dict, started: list[int], deadline: float, timeout: float) -> None:
+    def _wait_ready(self, st: ClusterState, started: list[int], deadline: float,
+                    timeout: float) -> None:
         from confluent_kafka.admin import AdminClient
 
-        specs = self._nodes(st)
+        specs = list(st.nodes)
         expected = {n.node_id for n in specs if self._pid(n.node_id) or n.node_id in started}
         conf: dict[str, Any] = {**self.admin_properties(st), "log_level": 0,
                                 "logger": _null_logger()}
@@ -401,7 +365,7 @@ class LocalCluster:
             concurrent.futures.wait(self._warmups, timeout=5)
             self._warmups = []
 
-    def _wait_loop(self, admin, st: dict, started: list[int], expected: set[int],
+    def _wait_loop(self, admin, st: ClusterState, started: list[int], expected: set[int],
                    deadline: float, timeout: float) -> None:
         while True:
             for nid in started:
@@ -422,8 +386,8 @@ class LocalCluster:
                 )
             time.sleep(0.25)
 
-    def _ready(self, admin, expected: set[int], st: dict) -> bool:
-        specs = {n.node_id: n for n in self._nodes(st)}
+    def _ready(self, admin, expected: set[int], st: ClusterState) -> bool:
+        specs = {n.node_id: n for n in list(st.nodes)}
         if not all(port_open(specs[i].client_port, specs[i].host) for i in expected):
             return False
         try:
@@ -458,7 +422,7 @@ class LocalCluster:
             return False
         java = find_java(self.env)
         libs = ensure_jars(self.env)
-        self._check_ports([n], bool(st.get("secure")))
+        self._check_ports([n], st.secure)
         self._spawn(n, java, libs)
         self._wait_ready(st, [node_id], time.monotonic() + timeout, timeout)
         return True
@@ -484,7 +448,7 @@ class LocalCluster:
     def down(self, timeout: float = 30.0) -> list[int]:
         """Stop every running node; return the ids that were running."""
         st = self._require_state()
-        ids = [n["node_id"] for n in st["nodes"]]
+        ids = st.node_ids
         done = self._signal_nodes(ids, signal.SIGTERM, timeout)
         return [i for i, was in done.items() if was]
 
@@ -517,7 +481,7 @@ class LocalCluster:
         if not self.data_dir.exists():
             return False
         st = self.state()
-        if st is not None and st.get("engine") == "kafka":
+        if st is not None and st.engine == "kafka":
             self.down(timeout=15)
         elif st is not None:
             stop_mock(self.data_dir)

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from .._isolated import AdminProcess
+from .._kafka_errors import TRANSIENT
 from .._version import __version__
 from ..admin import Admin
 from ..cluster import LocalCluster
@@ -72,19 +72,17 @@ def console_of(request: Request) -> Console:
 
 
 T = TypeVar("T")
-#: Right after a topic is created or while one is deleted, brokers disagree for a moment and a
-#: watermark request fails with one of these; a page should not, so such calls are retried.
-TRANSIENT_CODES = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE,
-                             KafkaError.NOT_LEADER_FOR_PARTITION})
 
 
 def retry(fn: Callable[[], T], attempts: int = 12, pause: float = 0.4) -> T:
-    """``fn()``, retried on metadata races between brokers (never on other errors)."""
+    """``fn()``, retried on metadata races between brokers (never on other errors): right after
+    a topic is created or while one is deleted, a watermark request may fail for a moment with
+    one of :data:`~kpoc._kafka_errors.TRANSIENT`'s codes; a page should not."""
     for i in range(attempts):
         try:
             return fn()
         except KpocError as exc:
-            if isinstance(exc, NotFound) or i == attempts - 1 or exc.code not in TRANSIENT_CODES:
+            if isinstance(exc, NotFound) or i == attempts - 1 or exc.code not in TRANSIENT:
                 raise
             time.sleep(pause)
     raise AssertionError("unreachable")

@@ -21,6 +21,7 @@ import regex
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .._client import base_properties, make_client, no_topic, translate, unavailable
+from .._kafka_errors import UNKNOWN_TOPIC
 from .._rawheaders import Headers, reread_headers
 from ..admin import validate_topic_name
 from ..cli._text import escape_text
@@ -198,13 +199,13 @@ def _partitions(consumer: Consumer, config: ClientConfig, topic: str) -> list[in
         try:
             md = consumer.list_topics(topic, timeout=config.timeout)
         except KafkaException as exc:
-            raise translate(exc, config, "a metadata request") from None
+            raise translate(exc, config, "a metadata request") from exc
         tmd = md.topics.get(topic)
         if tmd is not None and tmd.error is None:
             return sorted(tmd.partitions)
         if attempt < 4:
             time.sleep(0.2)
-    if tmd is None or tmd.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+    if tmd is None or tmd.error.code() in UNKNOWN_TOPIC:
         raise no_topic(config, topic)
     raise KpocError(f"metadata of {topic!r}: {tmd.error.str()}")
 
@@ -228,7 +229,7 @@ def browse(config: ClientConfig, query: Browse, budget: float | None = None) -> 
                 marks[p] = consumer.get_watermark_offsets(
                     TopicPartition(query.topic, p), timeout=config.timeout)
             except KafkaException as exc:
-                raise translate(exc, config, f"watermarks of {query.topic}[{p}]") from None
+                raise translate(exc, config, f"watermarks of {query.topic}[{p}]") from exc
             if marks[p] is None:
                 raise unavailable(config, "a watermark request")
         starts, ends = _window(consumer, config, query, marks)
@@ -260,7 +261,7 @@ def _window(consumer: Consumer, config: ClientConfig, q: Browse,
     try:
         found = consumer.offsets_for_times(req, timeout=config.timeout)
     except KafkaException as exc:
-        raise translate(exc, config, "offsets for a timestamp") from None
+        raise translate(exc, config, "offsets for a timestamp") from exc
     return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1]
             for tp in found}, ends
 
@@ -268,24 +269,32 @@ def _window(consumer: Consumer, config: ClientConfig, q: Browse,
 def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
           starts: dict[int, int], ends: dict[int, int], deadline: float,
           reread: Callable[[str, int, int], Headers]) -> BrowseResult:
-    todo = {p: s for p, s in starts.items() if s < ends[p]}
     pos = dict(starts)  # per partition, the offset after the last one read
     found: dict[int, list[Record]] = {p: [] for p in marks}
+    scanned, complete = _scan(consumer, q, {p: s for p, s in starts.items() if s < ends[p]},
+                              ends, deadline, reread, found, pos)
+    return _page(q, marks, starts, ends, found, pos, scanned, complete)
+
+
+def _scan(consumer: Consumer, q: Browse, todo: dict[int, int], ends: dict[int, int],
+          deadline: float, reread: Callable[[str, int, int], Headers],
+          found: dict[int, list[Record]], pos: dict[int, int]) -> tuple[int, bool]:
+    """Read the partitions in ``todo`` from their start offsets up to ``ends``, keeping the
+    records the filter matches in ``found`` and each partition's next offset in ``pos``; return
+    how many were scanned and whether every window was read (within the deadline and budget)."""
     scanned = 0
-    complete = True
     if todo:
         consumer.assign([TopicPartition(q.topic, p, s) for p, s in todo.items()])
     while todo:
         if time.monotonic() > deadline or scanned >= MAX_SCAN:
-            complete = False
-            break
-        msgs = consumer.consume(num_messages=500, timeout=0.2)
-        for msg in msgs:
+            return scanned, False
+        for msg in consumer.consume(num_messages=500, timeout=0.2):
             err = msg.error()
             if err is not None:
-                if err.code() in (KafkaError._PARTITION_EOF,):
+                if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise KpocError(f"reading {q.topic}: {err.str()}")
+                raise KpocError(f"reading {q.topic}: {err.str()}",
+                                code=err.code()) from KafkaException(err)
             p = msg.partition()
             if p not in todo or (msg.offset() or 0) >= ends[p]:
                 continue
@@ -301,6 +310,14 @@ def _read(consumer: Consumer, q: Browse, marks: dict[int, tuple[int, int]],
                     continue
             if (msg.offset() or 0) + 1 >= ends[p]:
                 _done(consumer, q.topic, todo, p)
+    return scanned, True
+
+
+def _page(q: Browse, marks: dict[int, tuple[int, int]], starts: dict[int, int],
+          ends: dict[int, int], found: dict[int, list[Record]], pos: dict[int, int],
+          scanned: int, complete: bool) -> BrowseResult:
+    """The page of records ``q`` asks for out of those found, and where the pages before and
+    after it start."""
     records = [r for rs in found.values() for r in rs]
     records.sort(key=lambda r: (r.timestamp or 0, r.partition or 0, r.offset or 0),
                  reverse=q.backward)

@@ -130,6 +130,25 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
     app.state.console = console
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    _add_session_and_auth(app, console, access_log)
+    _add_error_pages(app, console)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
+    from .routes import acls, brokers, groups, messages, overview, session, topics
+
+    for module in (session, overview, brokers, topics, messages, groups, acls):
+        app.include_router(module.router)
+    return app
+
+
+def _add_session_and_auth(app: FastAPI, console: Console, access_log: bool) -> None:
+    """The middleware every request passes: Host/Origin check, session cookie, role, login,
+    security headers, the access log; HEAD answered as the GET it mirrors."""
+    security = console.security
+
     @app.middleware("http")
     async def session_and_auth(request: Request,
                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -178,9 +197,11 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
                 k: v for k, v in response.headers.items() if k.lower() != "content-length"})
         return response
 
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
+def _add_error_pages(app: FastAPI, console: Console) -> None:
+    """kpoc's errors, Kafka's, HTTP's and invalid requests as one page or JSON document each
+    (JSON for /api and the OpenAPI schema)."""
+    config = console.config
 
     @app.exception_handler(KpocError)
     async def kpoc_error(request: Request, exc: KpocError) -> Response:
@@ -194,8 +215,7 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
 
     @app.exception_handler(KafkaException)
     async def kafka_error(request: Request, exc: KafkaException) -> Response:
-        err = translate(exc, config, "a request")
-        return await kpoc_error(request, err if isinstance(err, KpocError) else KpocError(str(err)))
+        return await kpoc_error(request, translate(exc, config, "a request"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -219,9 +239,3 @@ def create_app(config: ClientConfig, *, read_only: bool = False, auth: str | Non
                                                       "error": f"invalid request: {problems}",
                                                       "fix": None, "unavailable": False},
                               status_code=422)
-
-    from .routes import acls, brokers, groups, messages, overview, session, topics
-
-    for module in (session, overview, brokers, topics, messages, groups, acls):
-        app.include_router(module.router)
-    return app

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ...admin import ClusterInfo, TopicInfo
 from ...errors import KpocError
 from .._context import Console, console_of
 
@@ -23,6 +24,30 @@ def build_overview(c: Console) -> dict[str, Any]:
     started = time.perf_counter()
     info = c.admin.cluster()
     topics = c.admin.list_topics(include_internal=True, watermarks=False)
+    brokers, quorum_leader, kafka_version, source = _brokers(c, info, topics)
+    down = {i for i, b in brokers.items() if not b["up"]}
+    return {
+        "cluster_id": info.cluster_id,
+        "kafka_version": kafka_version,
+        "bootstrap_servers": c.config.bootstrap_servers,
+        "brokers_source": source,
+        "brokers": [brokers[i] for i in sorted(brokers)],
+        "brokers_up": len(brokers) - len(down),
+        "brokers_down": len(down),
+        "quorum_leader": quorum_leader,
+        # Not the metadata's controller id: in KRaft a broker names a random live broker there
+        # (clients cannot reach controllers), so it changes between requests.
+        "topics": sum(1 for t in topics if not t.internal),
+        "internal_topics": sum(1 for t in topics if t.internal),
+        **_partition_health(topics, down),
+        "server_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+def _brokers(c: Console, info: ClusterInfo, topics: list[TopicInfo]
+             ) -> tuple[dict[int, dict[str, Any]], int | None, str | None, str]:
+    """Every broker expected, up or down; the quorum leader and Kafka version when known; and
+    where the list of brokers came from."""
     live = {b.id: b for b in info.brokers}
     brokers: dict[int, dict[str, Any]] = {}
     quorum_leader = kafka_version = None
@@ -48,7 +73,12 @@ def build_overview(c: Console) -> dict[str, Any]:
             for r in p.replicas:
                 brokers.setdefault(r, {"id": r, "address": None, "up": False,
                                        "quorum_leader": False})
-    down = {i for i, b in brokers.items() if not b["up"]}
+    return brokers, quorum_leader, kafka_version, source
+
+
+def _partition_health(topics: list[TopicInfo], down: set[int]) -> dict[str, Any]:
+    """Partition counts, and the partitions under-replicated or offline (a replica or leader on
+    a broker that is down counts too)."""
     unhealthy = []
     urp = offline = partitions = internal_partitions = 0
     for t in topics:
@@ -63,26 +93,8 @@ def build_overview(c: Console) -> dict[str, Any]:
         offline += t_off
         if t_urp or t_off:
             unhealthy.append({"name": t.name, "under_replicated": t_urp, "offline": t_off})
-    return {
-        "cluster_id": info.cluster_id,
-        "kafka_version": kafka_version,
-        "bootstrap_servers": c.config.bootstrap_servers,
-        "brokers_source": source,
-        "brokers": [brokers[i] for i in sorted(brokers)],
-        "brokers_up": len(brokers) - len(down),
-        "brokers_down": len(down),
-        "quorum_leader": quorum_leader,
-        # Not the metadata's controller id: in KRaft a broker names a random live broker there
-        # (clients cannot reach controllers), so it changes between requests.
-        "topics": sum(1 for t in topics if not t.internal),
-        "internal_topics": sum(1 for t in topics if t.internal),
-        "partitions": partitions,
-        "internal_partitions": internal_partitions,
-        "under_replicated": urp,
-        "offline": offline,
-        "unhealthy_topics": unhealthy[:50],
-        "server_ms": round((time.perf_counter() - started) * 1000, 1),
-    }
+    return {"partitions": partitions, "internal_partitions": internal_partitions,
+            "under_replicated": urp, "offline": offline, "unhealthy_topics": unhealthy[:50]}
 
 
 @router.get("/api/overview", tags=["overview"])
