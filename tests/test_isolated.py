@@ -89,3 +89,18 @@ def test_a_dropped_admin_process_takes_its_child_with_it():
     while Path(f"/proc/{pid}").exists():
         assert time.monotonic() < deadline, "the child outlived its AdminProcess"
         time.sleep(0.05)
+
+
+def test_a_child_whose_call_timed_out_is_replaced():
+    """A librdkafka handle that timed out after a coordinator's loss can stay wedged: the
+    child goes with its call, the next call gets a new one."""
+    groups = AdminProcess(ClientConfig("127.0.0.1:1", timeout=1))
+    with groups:
+        groups.start()
+        first = groups.pid
+        with pytest.raises(KafkaUnavailable, match=r"127\.0\.0\.1:1"):
+            groups.list_groups()
+        assert groups.pid is None and not Path(f"/proc/{first}/cmdline").exists()
+        with pytest.raises(KafkaUnavailable):
+            groups.describe_group("g")
+        assert groups.deaths == 0

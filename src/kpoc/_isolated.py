@@ -9,7 +9,8 @@ console, which describes every group every few seconds, met it on coordinator lo
 :class:`AdminProcess` runs :class:`kpoc.admin.Admin`'s group calls in a child process started on
 first use. The calls are reads: if the child dies during one, a warning names the signal and the
 call is made once more in a new child; a second death raises :class:`~kpoc.errors.ClusterError`.
-Every call has a bound; a child that does not answer within it is killed.
+Every call has a bound; a child that does not answer within it is killed, and one whose call
+timed out inside librdkafka is replaced at the next call.
 """
 
 from __future__ import annotations
@@ -198,6 +199,11 @@ class AdminProcess:
         ok, value = answer
         if ok:
             return value
+        if isinstance(value, KafkaUnavailable):
+            # After a coordinator's loss, librdkafka's admin handle can go on timing out group
+            # descriptions long after the cluster is whole (seen: 120 s and more, while a new
+            # handle answered at once). A call that hit its bound retires the child with it.
+            self._stop()
         raise cast(KpocError, value)
 
     def list_groups(self, with_lag: bool = False) -> list[GroupSummary]:

@@ -183,6 +183,8 @@ def test_group_recovery_counts_from_the_first_ack_after_the_fault_to_the_next_re
     assert group_recovery(acked, [90.1, 95.2, 104.2], since=100.0) == pytest.approx(0.2)
     # Reads before the writes came back (the backlog) do not count as recovery.
     assert group_recovery([104.0], [101.0, 104.0], since=100.0) == pytest.approx(0.0)
+    # The last records read a moment before the producer handled their acknowledgements.
+    assert group_recovery([104.0, 104.3], [103.8], since=100.0) == pytest.approx(0.0)
 
 
 def test_group_recovery_is_none_when_the_group_never_read_again_or_nothing_came_back():

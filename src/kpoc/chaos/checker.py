@@ -195,12 +195,21 @@ def group_recovery(acked_at: Iterable[float], read_at: Iterable[float], since: f
     read at or after that acknowledgement. A group that works reads it within a fetch round trip;
     a group that waits (for a member that will never rejoin, for a coordinator) shows the wait.
     None: nothing was acknowledged after ``since``, or nothing was read after that.
+
+    A consumer can read a record a moment before its producer has handled the record's
+    acknowledgement (both follow the same high watermark): reads up to :data:`ACK_SLACK` seconds
+    before it count, as 0. Without that, a short run whose last records were read just before
+    their acknowledgements were handled had no recovery figure at all.
     """
     avail = min((t for t in acked_at if t >= since), default=None)
     if avail is None:
         return None
-    read = min((t for t in read_at if t >= avail), default=None)
-    return None if read is None else read - avail
+    read = min((t for t in read_at if t >= avail - ACK_SLACK), default=None)
+    return None if read is None else max(read - avail, 0.0)
+
+
+#: Seconds a read may precede the acknowledgement it answers (see :func:`group_recovery`).
+ACK_SLACK = 1.0
 
 
 def redelivery_bound(written: Mapping[int, int], committed: Mapping[int, int]) -> int:
