@@ -111,7 +111,10 @@ def test_four_consumers_on_three_partitions_one_idle_all_read_sigterm_leaves(
                 info = admin.describe_group(group)
                 return len(info.members) == 4 and len(info.idle_members) == 1
             _wait_for("4 members, one idle", one_idle, 90)
-            assert any("idle" in o.read_text() for o in outs)
+            # The idle member says so from its rebalance callback, which runs in its next poll:
+            # a moment after the group shows it idle.
+            _wait_for("a consumer to print that it is idle",
+                      lambda: any("idle" in o.read_text() for o in outs), 30)
             # A rolling stop, one SIGTERM at a time once the group has settled: n members, stable,
             # and all 3 partitions assigned again. (cooperative-sticky rebalances in two rounds;
             # "stable" alone is also true between them, and a member stopped in the middle of the
