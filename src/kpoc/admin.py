@@ -845,8 +845,12 @@ class Admin:
         # Topics assigned now count as known too: a member that has not committed yet will
         # (the lag of a group sampled before its first commit stayed 0 until the TTL ran out).
         now_in = frozenset(t for t, _ in found) | frozenset(assigned or ())
-        self._committed_topics[group] = ((learnt, known | now_in) if fresh
-                                         else (time.monotonic(), now_in))
+        if fresh:
+            self._committed_topics[group] = (learnt, known | now_in)
+        elif now_in:
+            self._committed_topics[group] = (time.monotonic(), now_in)
+        # else: nothing learnt (a group still joining: no offsets, nothing assigned yet). Caching
+        # that would hide the offsets it commits next for the whole TTL (its lag read 0).
         return found
 
     def reset_offsets(self, group: str, topic: str, target: str | int,
