@@ -125,8 +125,8 @@ class AdminProcess:
             self.deaths += 1
             _log.warning("the admin process had died (%s) since the last call; starting a new "
                          "one", _death(self._proc.returncode))
-        if self._proc is None or self._proc.poll() is not None:
             self._stop()
+        if self._proc is None:
             from_parent, to_child = os.pipe()
             from_child, to_parent = os.pipe()
             # The child imports kpoc from where this process did, installed or not.
