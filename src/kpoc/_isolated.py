@@ -186,11 +186,12 @@ class AdminProcess:
                 exitcode = None
             self.deaths += 1
             self._stop()
+            why = (": librdkafka aborts this way when a group coordinator is lost mid-request "
+                   "(librdkafka issue 4605)" if exitcode == -signal.SIGABRT else
+                   " (its error, if any, is on stderr above)")
             raise _Died(ClusterError(
-                f"the admin process died ({_death(exitcode)}) during {method}: librdkafka "
-                "aborts this way when a group coordinator is lost mid-request (librdkafka "
-                "issue 4605)", "the next call starts a new one; nothing else was affected")) \
-                from exc
+                f"the admin process died ({_death(exitcode)}) during {method}{why}",
+                "the next call starts a new one; nothing else was affected")) from exc
         if answer is None:
             self._stop()
             raise KafkaUnavailable(f"{method} got no answer within {self.bound:g} s",
