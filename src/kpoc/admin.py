@@ -472,16 +472,21 @@ class Admin:
             request_timeout=self.config.timeout)
         self._result(next(iter(futures.values())), f"alter configs of {name!r}",
                      "alter topic config", topic=name)
-        # The controller has the change; a broker asked next may not show it yet (bounded).
+        # The controller has the change; each broker applies it at its own pace, and librdkafka
+        # asks any broker. So the change must show in three answers in a row (the console's
+        # page, rendered right after, met a broker still showing the old value), within the
+        # bound.
         deadline = time.monotonic() + self.config.timeout
+        seen = 0
         while True:
             now = {e.name: e for e in self.topic_config_entries(name)}
-            if ((all(k in now and now[k].value == v for k, v in set_.items()) and all(
-                    k not in now or now[k].source != "DYNAMIC_TOPIC_CONFIG" for k in delete))
-                    or time.monotonic() > deadline):
+            applied = (all(k in now and now[k].value == v for k, v in set_.items()) and all(
+                k not in now or now[k].source != "DYNAMIC_TOPIC_CONFIG" for k in delete))
+            seen = seen + 1 if applied else 0
+            if seen >= 3 or time.monotonic() > deadline:
                 return {k: e.value if e.value is not None else ""
                         for k, e in now.items() if not e.is_default}
-            time.sleep(0.1)
+            time.sleep(0.05 if applied else 0.1)
 
     def add_partitions(self, name: str, total: int) -> TopicInfo:
         """Grow a topic to ``total`` partitions (Kafka cannot remove partitions)."""
