@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 from .._isolated import AdminProcess
-from ..admin import Admin, GroupInfo, GroupSummary
+from ..admin import GroupInfo, GroupSummary
 from ..config import ClientConfig
 from ..errors import KpocError
 
@@ -119,7 +119,7 @@ class LagHistory:
                 self.sample(admin)
                 self._stop.wait(max(self.interval - (time.monotonic() - started), 0.1))
 
-    def sample(self, admin: Admin | AdminProcess) -> None:
+    def sample(self, admin: AdminProcess) -> None:
         """One round over every group; errors are kept, not raised."""
         started = time.time()
         try:
