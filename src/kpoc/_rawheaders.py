@@ -9,14 +9,23 @@ with an exception set`` — or, from a call site CPython has specialized, not at
 later, unrelated call fails. The raw headers are freed by then, and calling ``headers()`` again
 hands back the broken list (touching it crashes the interpreter).
 
-So when ``headers()`` fails, the record is read again, by its coordinates, through librdkafka's
-C API (``rd_kafka_message_headers`` / ``rd_kafka_header_get_all``, which return names as bytes)
-on the very librdkafka library confluent-kafka loaded. Names that are not UTF-8 become ``str``
-with their bytes kept as lone surrogates (``surrogateescape``, as ``os.fsdecode`` does), so they
-survive the envelope (base64) and text mode (``\\xff`` escapes) unchanged.
+So kpoc does not let ``headers()`` decode them. librdkafka keeps a record's headers as a list of
+``rd_kafka_header_t`` (rdkafka_header.h: ``rkhdr_ser_size``, ``rkhdr_value_size``,
+``rkhdr_name_size``, ``rkhdr_value``, then the name's bytes), and confluent-kafka's Message holds
+that list (``c_headers``) until ``headers()`` converts it. :func:`message_headers` reads it there,
+through librdkafka's C API (``rd_kafka_header_get_all``) on the very library confluent-kafka
+loaded, and takes each name's full length from the header item: librdkafka's API hands names
+over as C strings, and confluent-kafka's ``headers()`` cuts a name with a NUL byte short,
+silently. Each item is checked before its length is trusted (value pointer and size as the API
+returned them, serialized size, NUL terminator); an item that fails the check gives its C-string
+name and a warning, never silently a wrong one. The Message's layout is checked once, on the
+first record (its topic, value and key pointers); where it does not match, headers come from
+``headers()`` and a warning says names read up to a NUL.
 
-Limitation: librdkafka gives header names as C strings, so a name with a NUL byte reads up to
-the NUL on every path (confluent-kafka's and this one).
+Names that are not UTF-8 become ``str`` with their bytes kept as lone surrogates
+(``surrogateescape``, as ``os.fsdecode`` does), so they survive the envelope (base64) and text mode
+(``\\xff`` escapes) unchanged. When the layout does not match and ``headers()`` fails, the record
+is read again by its coordinates (:func:`reread_headers`).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import ctypes.util
 import functools
 import operator
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -92,11 +102,22 @@ def _lib() -> ctypes.CDLL:
         "rd_kafka_assign": ([p, p], i),
         "rd_kafka_consumer_poll": ([p, i], ctypes.POINTER(_Message)),
         "rd_kafka_message_headers": ([ctypes.POINTER(_Message), ctypes.POINTER(p)], i),
-        "rd_kafka_header_get_all": ([p, ctypes.c_size_t, ctypes.POINTER(s), ctypes.POINTER(p),
+        "rd_kafka_header_get_all": ([p, ctypes.c_size_t, ctypes.POINTER(p), ctypes.POINTER(p),
                                      ctypes.POINTER(ctypes.c_size_t)], i),
         "rd_kafka_message_destroy": ([ctypes.POINTER(_Message)], None),
         "rd_kafka_consumer_close": ([p], i),
         "rd_kafka_destroy": ([p], None),
+        # The producer side (kpoc._rawproduce).
+        "rd_kafka_conf_set_dr_msg_cb": ([p, p], None),
+        "rd_kafka_headers_new": ([ctypes.c_size_t], p),
+        "rd_kafka_header_add": ([p, s, ctypes.c_ssize_t, p, ctypes.c_ssize_t], i),
+        "rd_kafka_headers_destroy": ([p], None),
+        "rd_kafka_produceva": ([p, p, ctypes.c_size_t], p),
+        "rd_kafka_error_code": ([p], i),
+        "rd_kafka_error_destroy": ([p], None),
+        "rd_kafka_flush": ([p, i], i),
+        "rd_kafka_purge": ([p, i], i),
+        "rd_kafka_poll": ([p, i], i),
     }
     for name, (args, res) in sigs.items():
         fn = getattr(lib, name)
@@ -115,17 +136,45 @@ def _scalar_properties(props: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _headers_of(lib: ctypes.CDLL, msg: Any) -> Headers:
-    hdrs = ctypes.c_void_p()
-    if lib.rd_kafka_message_headers(msg, ctypes.byref(hdrs)) != 0:
-        return ()  # RD_KAFKA_RESP_ERR__NOENT: the record has no headers
+_WORD = ctypes.sizeof(ctypes.c_void_p)
+_size_at = ctypes.c_size_t.from_address
+
+
+def _varint_size(n: int) -> int:
+    """Bytes of librdkafka's zig-zag varint of a non-negative ``n`` (rd_uvarint_enc_i64)."""
+    z, size = n << 1, 1
+    while z >= 0x80:
+        z, size = z >> 7, size + 1
+    return size
+
+
+def _full_name(name: int, value: int | None, value_size: int) -> bytes:
+    """The header name at address ``name``, NUL bytes included: its length is the
+    ``rkhdr_name_size`` in front of it, trusted only when the item around it is consistent
+    with what rd_kafka_header_get_all returned (``value``, ``value_size``)."""
+    cstr = ctypes.string_at(name)
+    ser, vsize, nsize, vptr = (_size_at(name - k * _WORD).value for k in (4, 3, 2, 1))
+    if (vsize == value_size and vptr == (value or 0) and len(cstr) <= nsize < 1 << 31
+            and ser == nsize + vsize + _varint_size(nsize) + _varint_size(vsize)
+            and (not value or value == name + nsize + 1)):
+        full = ctypes.string_at(name, nsize + 1)
+        if full[-1] == 0:
+            return full[:-1]
+    warnings.warn("a header item does not look as kpoc expects from this librdkafka: its name "
+                  "is read up to its first NUL byte", RuntimeWarning, stacklevel=2)
+    return cstr
+
+
+def _headers_of(lib: ctypes.CDLL, hdrs: int) -> Headers:
+    """The headers in librdkafka's list ``hdrs`` (an ``rd_kafka_headers_t *``)."""
     out = []
-    name, value, size = ctypes.c_char_p(), ctypes.c_void_p(), ctypes.c_size_t()
+    name, value, size = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_size_t()
     idx = 0
     while lib.rd_kafka_header_get_all(hdrs, idx, ctypes.byref(name), ctypes.byref(value),
                                       ctypes.byref(size)) == 0:
         raw = None if not value.value else ctypes.string_at(value.value, size.value)
-        out.append(((name.value or b"").decode("utf-8", "surrogateescape"), raw))
+        full = _full_name(name.value or 0, value.value, size.value) if name.value else b""
+        out.append((full.decode("utf-8", "surrogateescape"), raw))
         idx += 1
     return tuple(out)
 
@@ -164,7 +213,10 @@ def reread_headers(config: ClientConfig, topic: str, partition: int, offset: int
             try:
                 m = msg.contents
                 if m.err == 0 and m.partition == partition and m.offset == offset:
-                    return _headers_of(lib, msg)
+                    hdrs = ctypes.c_void_p()
+                    if lib.rd_kafka_message_headers(msg, ctypes.byref(hdrs)) != 0:
+                        return ()  # RD_KAFKA_RESP_ERR__NOENT: the record has no headers
+                    return _headers_of(lib, hdrs.value or 0)
                 if m.err == 0 and m.offset > offset:
                     break
             finally:
@@ -183,9 +235,40 @@ def reread_headers(config: ClientConfig, topic: str, partition: int, offset: int
 _headers_checked = operator.methodcaller("headers")
 
 
+#: Where confluent-kafka's Message (confluent_kafka.h) keeps, after the object header, its
+#: ``topic``, ``value``, ``key``, ``headers`` (the converted list) and ``c_headers`` pointers.
+_FIELDS = object.__basicsize__
+_PY_HEADERS, _C_HEADERS = _FIELDS + 3 * _WORD, _FIELDS + 4 * _WORD
+#: Whether this process's Message has that layout: None until the first record is checked.
+_layout: bool | None = None
+
+
+def _layout_matches(msg: Any) -> bool:
+    """Whether ``msg``'s topic, value and key pointers sit where confluent_kafka.h puts them."""
+    if type(msg).__basicsize__ < _C_HEADERS + _WORD or msg.topic() is None:
+        return False
+    base = id(msg)
+    return all(_size_at(base + _FIELDS + k * _WORD).value in (id(obj), 0 if obj is None else -1)
+               for k, obj in enumerate((msg.topic(), msg.value(), msg.key())))
+
+
 def message_headers(msg: Any, reread: Callable[[str, int, int], Headers] | None) -> Headers:
-    """``msg.headers()``, or, when confluent-kafka fails to decode them, ``reread`` of the
-    record's coordinates; without ``reread``, :class:`UnreadableRecord`."""
+    """The headers of a confluent_kafka.Message, names in full (see the module's docstring).
+    Where the Message's layout is not the expected one: ``msg.headers()``, or, when
+    confluent-kafka fails to decode them, ``reread`` of the record's coordinates; without
+    ``reread``, :class:`UnreadableRecord`."""
+    global _layout
+    if _layout is None:
+        _layout = _layout_matches(msg)
+        if not _layout:
+            warnings.warn("kpoc does not know this confluent-kafka's Message layout: header "
+                          "names are read up to their first NUL byte", RuntimeWarning,
+                          stacklevel=2)
+    if _layout:
+        base = id(msg)
+        hdrs = _size_at(base + _C_HEADERS).value
+        if hdrs and not _size_at(base + _PY_HEADERS).value:
+            return _headers_of(_lib(), hdrs)
     try:
         return tuple(_headers_checked(msg) or ())
     except SystemError:

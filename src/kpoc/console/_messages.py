@@ -490,7 +490,7 @@ def read_import(data: bytes, max_lines: int = 100_000) -> list[Record]:
         if len(records) >= max_lines:
             raise UsageError(f"more than {max_lines} messages in one import",
                              "split the file, or use `kpoc produce --input json`")
-        records.append(parse_line(line, n, for_sending=True))
+        records.append(parse_line(line, n))
     if not records:
         raise UsageError("the file has no messages", "upload a JSON-lines export")
     return records
