@@ -34,6 +34,7 @@ import ctypes
 import ctypes.util
 import functools
 import operator
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -102,8 +103,8 @@ def _lib() -> ctypes.CDLL:
         "rd_kafka_assign": ([p, p], i),
         "rd_kafka_consumer_poll": ([p, i], ctypes.POINTER(_Message)),
         "rd_kafka_message_headers": ([ctypes.POINTER(_Message), ctypes.POINTER(p)], i),
-        "rd_kafka_header_get_all": ([p, ctypes.c_size_t, ctypes.POINTER(p), ctypes.POINTER(p),
-                                     ctypes.POINTER(ctypes.c_size_t)], i),
+        # Its three out-parameters as addresses (see _headers_of).
+        "rd_kafka_header_get_all": ([p, ctypes.c_size_t, p, p, p], i),
         "rd_kafka_message_destroy": ([ctypes.POINTER(_Message)], None),
         "rd_kafka_consumer_close": ([p], i),
         "rd_kafka_destroy": ([p], None),
@@ -136,44 +137,50 @@ def _scalar_properties(props: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-_WORD = ctypes.sizeof(ctypes.c_void_p)
-_size_at = ctypes.c_size_t.from_address
+#: A read-only view of this process's memory (bytes, and 8-byte words at ``address >> 3``): it
+#: reads a field of librdkafka's or confluent-kafka's structures in tens of nanoseconds, where
+#: ctypes' ``from_address`` and ``string_at`` take hundreds. Read only at addresses those
+#: libraries handed over, and only fields checked against them (see _header, _layout_matches).
+_MEMORY = memoryview((ctypes.c_char * (sys.maxsize & ~7)).from_address(0)).cast("B").toreadonly()
+_WORDS = _MEMORY.cast("Q")
+_WORD = 8
+#: rd_kafka_header_t (rdkafka_header.h): ser_size, value_size, name_size, value, then the name.
+_ITEM = 4 * _WORD
 
 
 def _varint_size(n: int) -> int:
     """Bytes of librdkafka's zig-zag varint of a non-negative ``n`` (rd_uvarint_enc_i64)."""
-    z, size = n << 1, 1
-    while z >= 0x80:
-        z, size = z >> 7, size + 1
-    return size
+    return 1 if n < 64 else ((n << 1).bit_length() + 6) // 7
 
 
-def _full_name(name: int, value: int | None, value_size: int) -> bytes:
-    """The header name at address ``name``, NUL bytes included: its length is the
+def _header(name: int, value: int, value_size: int) -> tuple[bytes, bytes | None]:
+    """The header whose name is at address ``name``: its full name, NUL bytes included — the
     ``rkhdr_name_size`` in front of it, trusted only when the item around it is consistent
-    with what rd_kafka_header_get_all returned (``value``, ``value_size``)."""
-    cstr = ctypes.string_at(name)
-    ser, vsize, nsize, vptr = (_size_at(name - k * _WORD).value for k in (4, 3, 2, 1))
-    if (vsize == value_size and vptr == (value or 0) and len(cstr) <= nsize < 1 << 31
-            and ser == nsize + vsize + _varint_size(nsize) + _varint_size(vsize)
-            and (not value or value == name + nsize + 1)):
-        full = ctypes.string_at(name, nsize + 1)
-        if full[-1] == 0:
-            return full[:-1]
+    with what rd_kafka_header_get_all returned (``value``, 0 for null, and ``value_size``) —
+    and its value."""
+    at = (name - _ITEM) >> 3
+    ser, vsize, size, vptr = _WORDS[at], _WORDS[at + 1], _WORDS[at + 2], _WORDS[at + 3]
+    if (not name & 7 and vsize == value_size and vptr == value and size < 1 << 31
+            and ser == size + vsize + _varint_size(size) + _varint_size(vsize)):
+        if not value and not _MEMORY[name + size]:  # a null value; the name's NUL terminator
+            return _MEMORY[name:name + size].tobytes(), None
+        if value == name + size + 1 and not _MEMORY[name + size] and not _MEMORY[value + vsize]:
+            return _MEMORY[name:name + size].tobytes(), _MEMORY[value:value + vsize].tobytes()
     warnings.warn("a header item does not look as kpoc expects from this librdkafka: its name "
                   "is read up to its first NUL byte", RuntimeWarning, stacklevel=2)
-    return cstr
+    return ctypes.string_at(name), ctypes.string_at(value, value_size) if value else None
 
 
 def _headers_of(lib: ctypes.CDLL, hdrs: int) -> Headers:
     """The headers in librdkafka's list ``hdrs`` (an ``rd_kafka_headers_t *``)."""
     out = []
-    name, value, size = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_size_t()
+    slots = (ctypes.c_size_t * 3)()  # the name, value and size rd_kafka_header_get_all sets
+    at = ctypes.addressof(slots)
+    get, name_at, value_at, size_at = lib.rd_kafka_header_get_all, at, at + 8, at + 16
     idx = 0
-    while lib.rd_kafka_header_get_all(hdrs, idx, ctypes.byref(name), ctypes.byref(value),
-                                      ctypes.byref(size)) == 0:
-        raw = None if not value.value else ctypes.string_at(value.value, size.value)
-        full = _full_name(name.value or 0, value.value, size.value) if name.value else b""
+    while get(hdrs, idx, name_at, value_at, size_at) == 0:
+        name = slots[0]
+        full, raw = _header(name, slots[1], slots[2]) if name else (b"", None)
         out.append((full.decode("utf-8", "surrogateescape"), raw))
         idx += 1
     return tuple(out)
@@ -239,16 +246,18 @@ _headers_checked = operator.methodcaller("headers")
 #: ``topic``, ``value``, ``key``, ``headers`` (the converted list) and ``c_headers`` pointers.
 _FIELDS = object.__basicsize__
 _PY_HEADERS, _C_HEADERS = _FIELDS + 3 * _WORD, _FIELDS + 4 * _WORD
+_PY_HEADERS_WORD, _C_HEADERS_WORD = _PY_HEADERS // _WORD, _C_HEADERS // _WORD
 #: Whether this process's Message has that layout: None until the first record is checked.
 _layout: bool | None = None
 
 
 def _layout_matches(msg: Any) -> bool:
     """Whether ``msg``'s topic, value and key pointers sit where confluent_kafka.h puts them."""
-    if type(msg).__basicsize__ < _C_HEADERS + _WORD or msg.topic() is None:
+    if (ctypes.sizeof(ctypes.c_void_p) != _WORD or type(msg).__basicsize__ < _C_HEADERS + _WORD
+            or msg.topic() is None):
         return False
-    base = id(msg)
-    return all(_size_at(base + _FIELDS + k * _WORD).value in (id(obj), 0 if obj is None else -1)
+    at = (id(msg) + _FIELDS) >> 3
+    return all(_WORDS[at + k] in (id(obj), 0 if obj is None else -1)
                for k, obj in enumerate((msg.topic(), msg.value(), msg.key())))
 
 
@@ -265,9 +274,9 @@ def message_headers(msg: Any, reread: Callable[[str, int, int], Headers] | None)
                           "names are read up to their first NUL byte", RuntimeWarning,
                           stacklevel=2)
     if _layout:
-        base = id(msg)
-        hdrs = _size_at(base + _C_HEADERS).value
-        if hdrs and not _size_at(base + _PY_HEADERS).value:
+        at = id(msg) >> 3
+        hdrs = _WORDS[at + _C_HEADERS_WORD]
+        if hdrs and not _WORDS[at + _PY_HEADERS_WORD]:
             return _headers_of(_lib(), hdrs)
     try:
         return tuple(_headers_checked(msg) or ())
