@@ -110,6 +110,7 @@ def _lib() -> ctypes.CDLL:
         "rd_kafka_destroy": ([p], None),
         # The producer side (kpoc._rawproduce).
         "rd_kafka_conf_set_dr_msg_cb": ([p, p], None),
+        "rd_kafka_conf_set_log_cb": ([p, p], None),
         "rd_kafka_headers_new": ([ctypes.c_size_t], p),
         "rd_kafka_header_add": ([p, s, ctypes.c_ssize_t, p, ctypes.c_ssize_t], i),
         "rd_kafka_headers_destroy": ([p], None),

@@ -81,6 +81,9 @@ class RawProducer:
                 raise KpocError(f"property {k}: {errbuf.value.decode(errors='replace')}",
                                 "fix the -X setting")
         lib.rd_kafka_conf_set_dr_msg_cb(conf, ctypes.cast(self._callback, ctypes.c_void_p))
+        # No log lines on the user's terminal (as kpoc's other clients): failures come back
+        # as delivery reports.
+        lib.rd_kafka_conf_set_log_cb(conf, None)
         self._rk = lib.rd_kafka_new(_PRODUCER, conf, errbuf, len(errbuf))
         if not self._rk:
             lib.rd_kafka_conf_destroy(conf)
