@@ -181,7 +181,7 @@ def _headers_of(lib: ctypes.CDLL, hdrs: int) -> Headers:
     idx = 0
     while get(hdrs, idx, name_at, value_at, size_at) == 0:
         name = slots[0]
-        full, raw = _header(name, slots[1], slots[2]) if name else (b"", None)
+        full, raw = _header(name, slots[1], slots[2]) if name > _ITEM else (b"", None)
         out.append((full.decode("utf-8", "surrogateescape"), raw))
         idx += 1
     return tuple(out)
