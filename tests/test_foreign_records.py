@@ -170,3 +170,23 @@ def test_without_the_expected_message_layout_headers_are_read_as_before_and_it_s
             continue
         assert got == tuple((n.split("\x00")[0], v) for n, v in f.headers)
     assert unreadable == sum(any("\udcff" in n for n, _ in f.headers) for f in corpus)
+
+
+def test_a_header_item_that_does_not_check_out_is_read_as_a_c_string_and_said_so():
+    """A name's full length is trusted only when its header item agrees with what librdkafka's
+    API says of the header; otherwise the name is read up to its NUL, with a warning."""
+    lib = _rawheaders._lib()
+    hdrs = lib.rd_kafka_headers_new(2)
+    try:
+        lib.rd_kafka_header_add(hdrs, b"a\x00b", 3, b"v", 1)
+        lib.rd_kafka_header_add(hdrs, b"\xffn\x00", 3, None, -1)
+        found = _rawheaders._from_api(lib, hdrs)
+        assert [_rawheaders._header(*h) for h in found] == [("a\x00b", b"v"),
+                                                           ("\udcffn\x00", None)]
+        assert _rawheaders._list_matches(hdrs, found)
+        assert not _rawheaders._list_matches(hdrs, found[:1])
+        (name, value, size), _ = found
+        with pytest.warns(RuntimeWarning, match="read up to its first NUL byte"):
+            assert _rawheaders._header(name, value, size + 1) == ("a", b"v\x00")
+    finally:
+        lib.rd_kafka_headers_destroy(hdrs)

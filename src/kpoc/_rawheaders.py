@@ -17,10 +17,12 @@ through librdkafka's C API (``rd_kafka_header_get_all``) on the very library con
 loaded, and takes each name's full length from the header item: librdkafka's API hands names
 over as C strings, and confluent-kafka's ``headers()`` cuts a name with a NUL byte short,
 silently. Each item is checked before its length is trusted (value pointer and size as the API
-returned them, serialized size, NUL terminator); an item that fails the check gives its C-string
+returned them, serialized size, NUL terminators); an item that fails the check gives its C-string
 name and a warning, never silently a wrong one. The Message's layout is checked once, on the
 first record (its topic, value and key pointers); where it does not match, headers come from
-``headers()`` and a warning says names read up to a NUL.
+``headers()`` and a warning says names read up to a NUL. Once the first record's header list,
+read through the API, matched the list in memory (``_list_matches``), later lists are read in
+memory: a ctypes call per header cost more than the rest of the read.
 
 Names that are not UTF-8 become ``str`` with their bytes kept as lone surrogates
 (``surrogateescape``, as ``os.fsdecode`` does), so they survive the envelope (base64) and text mode
@@ -154,37 +156,82 @@ def _varint_size(n: int) -> int:
     return 1 if n < 64 else ((n << 1).bit_length() + 6) // 7
 
 
-def _header(name: int, value: int, value_size: int) -> tuple[bytes, bytes | None]:
-    """The header whose name is at address ``name``: its full name, NUL bytes included — the
-    ``rkhdr_name_size`` in front of it, trusted only when the item around it is consistent
-    with what rd_kafka_header_get_all returned (``value``, 0 for null, and ``value_size``) —
-    and its value."""
-    at = (name - _ITEM) >> 3
-    ser, vsize, size, vptr = _WORDS[at], _WORDS[at + 1], _WORDS[at + 2], _WORDS[at + 3]
-    if (not name & 7 and vsize == value_size and vptr == value and size < 1 << 31
-            and ser == size + vsize + _varint_size(size) + _varint_size(vsize)):
-        if not value and not _MEMORY[name + size]:  # a null value; the name's NUL terminator
-            return _MEMORY[name:name + size].tobytes(), None
-        if value == name + size + 1 and not _MEMORY[name + size] and not _MEMORY[value + vsize]:
-            return _MEMORY[name:name + size].tobytes(), _MEMORY[value:value + vsize].tobytes()
-    warnings.warn("a header item does not look as kpoc expects from this librdkafka: its name "
-                  "is read up to its first NUL byte", RuntimeWarning, stacklevel=2)
-    return ctypes.string_at(name), ctypes.string_at(value, value_size) if value else None
+#: Whether a record's header list can be read in memory, skipping a ctypes call per header:
+#: rd_kafka_headers_t is an rd_list_t (rdlist.h: int size, int count, void **elems, … 40 bytes)
+#: then the headers' total serialized size. None until the first record with headers, read
+#: through the API, has been compared with it (see _list_matches).
+_walk: bool | None = None
 
 
-def _headers_of(lib: ctypes.CDLL, hdrs: int) -> Headers:
-    """The headers in librdkafka's list ``hdrs`` (an ``rd_kafka_headers_t *``)."""
+def _from_api(lib: ctypes.CDLL, hdrs: int) -> list[tuple[int, int, int]]:
+    """(name address, value address or 0, value size) of each header in ``hdrs`` (an
+    ``rd_kafka_headers_t *``), from rd_kafka_header_get_all."""
     out = []
     slots = (ctypes.c_size_t * 3)()  # the name, value and size rd_kafka_header_get_all sets
     at = ctypes.addressof(slots)
     get, name_at, value_at, size_at = lib.rd_kafka_header_get_all, at, at + 8, at + 16
     idx = 0
     while get(hdrs, idx, name_at, value_at, size_at) == 0:
-        name = slots[0]
-        full, raw = _header(name, slots[1], slots[2]) if name > _ITEM else (b"", None)
-        out.append((full.decode("utf-8", "surrogateescape"), raw))
+        out.append((slots[0], slots[1], slots[2]))
         idx += 1
-    return tuple(out)
+    return out
+
+
+def _from_list(hdrs: int) -> list[tuple[int, int, int]]:
+    """The same, read from the list and its header items in memory (see _walk)."""
+    at = hdrs >> 3
+    count, elems = _WORDS[at] >> 32, _WORDS[at + 1] >> 3
+    return [(item + _ITEM, _WORDS[(item >> 3) + 3], _WORDS[(item >> 3) + 1])
+            for item in _WORDS[elems:elems + count].tolist()]
+
+
+def _list_matches(hdrs: int, api: list[tuple[int, int, int]]) -> bool:
+    """Whether the list in memory holds what the API gave: first its count and the total
+    serialized size of those headers (read only after both match), then the same headers."""
+    at = hdrs >> 3
+    head, elems = _WORDS[at], _WORDS[at + 1]
+    total = sum(_WORDS[(name - _ITEM) >> 3] for name, _, _ in api)
+    return (sys.byteorder == "little" and head >> 32 == len(api) <= head & 0xFFFFFFFF
+            and _WORDS[at + 5] == total and elems > 0 and not elems & 7
+            and _from_list(hdrs) == api)
+
+
+def _headers_of(lib: ctypes.CDLL, hdrs: int) -> Headers:
+    """The headers in librdkafka's list ``hdrs`` (an ``rd_kafka_headers_t *``)."""
+    global _walk
+    if _walk:
+        found = _from_list(hdrs)
+    else:
+        found = _from_api(lib, hdrs)
+        if _walk is None:
+            _walk = _list_matches(hdrs, found)
+    return tuple([_header(*h) for h in found])
+
+
+def _header(name: int, value: int, value_size: int,
+            words: memoryview = _WORDS, memory: memoryview = _MEMORY) -> tuple[str, bytes | None]:
+    """The header whose name is at address ``name``: its full name, NUL bytes included — the
+    ``rkhdr_name_size`` in front of it, trusted only when the item around it is consistent
+    with the header's ``value`` (address, 0 for null) and ``value_size`` — and its value.
+    Names that are not UTF-8 keep their bytes as lone surrogates. (``words`` and ``memory``
+    are locals for speed: this runs once per header read.)"""
+    at = (name - _ITEM) >> 3
+    if name > _ITEM and not name & 7:
+        ser, vsize, size, vptr = words[at], words[at + 1], words[at + 2], words[at + 3]
+        if (vsize == value_size and vptr == value and size < 1 << 31
+                and ser == size + vsize + (1 if size < 64 else _varint_size(size))
+                + (1 if vsize < 64 else _varint_size(vsize))
+                and not memory[name + size]):  # the name's NUL terminator
+            text = str(memory[name:name + size], "utf-8", "surrogateescape")
+            if not value:  # a null value
+                return text, None
+            if value == name + size + 1 and not memory[value + vsize]:  # the value follows
+                return text, memory[value:value + vsize].tobytes()
+    warnings.warn("a header item does not look as kpoc expects from this librdkafka: its name "
+                  "is read up to its first NUL byte", RuntimeWarning, stacklevel=2)
+    raw = ctypes.string_at(value, value_size) if value else None
+    cut = ctypes.string_at(name) if name > _ITEM else b""  # never NULL from librdkafka
+    return cut.decode("utf-8", "surrogateescape"), raw
 
 
 def reread_headers(config: ClientConfig, topic: str, partition: int, offset: int) -> Headers:
@@ -276,9 +323,9 @@ def message_headers(msg: Any, reread: Callable[[str, int, int], Headers] | None)
                           stacklevel=2)
     if _layout:
         at = id(msg) >> 3
-        hdrs = _WORDS[at + _C_HEADERS_WORD]
-        if hdrs and not _WORDS[at + _PY_HEADERS_WORD]:
-            return _headers_of(_lib(), hdrs)
+        hdrs, converted = _WORDS[at + _C_HEADERS_WORD], _WORDS[at + _PY_HEADERS_WORD]
+        if not converted:
+            return _headers_of(_lib(), hdrs) if hdrs else ()
     try:
         return tuple(_headers_checked(msg) or ())
     except SystemError:
