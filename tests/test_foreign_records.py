@@ -152,7 +152,7 @@ def test_without_the_expected_message_layout_headers_are_read_as_before_and_it_s
         foreign_corpus, cluster, monkeypatch):
     """Where kpoc does not recognise confluent-kafka's Message, it warns that names read up to
     a NUL, and a name that is not UTF-8 makes the record unreadable, named — never wrong
-    silently."""
+    silently; kpoc's readers then read that record again (reread_headers), in full."""
     monkeypatch.setattr(_rawheaders, "_layout", None)
     monkeypatch.setattr(_rawheaders, "_layout_matches", lambda msg: False)
     corpus = foreign_corpus.records
@@ -167,6 +167,9 @@ def test_without_the_expected_message_layout_headers_are_read_as_before_and_it_s
         except UnreadableRecord as exc:
             unreadable += 1
             assert exc.coordinates == (foreign_corpus.topic, 0, msg.offset())
+            # What kpoc's readers then do: read the record again by its coordinates.
+            config = ClientConfig(cluster.bootstrap_servers, timeout=30)
+            assert _rawheaders.reread_headers(config, *exc.coordinates) == f.headers
             continue
         assert got == tuple((n.split("\x00")[0], v) for n, v in f.headers)
     assert unreadable == sum(any("\udcff" in n for n, _ in f.headers) for f in corpus)

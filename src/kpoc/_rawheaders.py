@@ -249,6 +249,7 @@ def reread_headers(config: ClientConfig, topic: str, partition: int, offset: int
             lib.rd_kafka_conf_destroy(conf)
             raise UnreadableRecord(topic, partition, offset,
                                    f"property {k}: {errbuf.value.decode(errors='replace')}")
+    lib.rd_kafka_conf_set_log_cb(conf, None)  # no log lines on the user's terminal
     rk = lib.rd_kafka_new(1, conf, errbuf, len(errbuf))  # 1 = RD_KAFKA_CONSUMER
     if not rk:
         lib.rd_kafka_conf_destroy(conf)
