@@ -2,13 +2,10 @@
 
 Written once per test session (the ``foreign_corpus`` fixture in conftest.py) into a
 one-partition topic, in this order: Kafka's Java producer (each compression codec; transactions
-committed and aborted; non-UTF-8 and NUL bytes in keys, values and header values; duplicate,
-empty and null headers; 3,000 headers on one record), kcat (header names that are not UTF-8),
-and raw confluent-kafka. :func:`write_corpus` returns what a read_committed reader must see,
-in offset order.
-
-Header names with a NUL byte are left out: librdkafka hands names over as C strings, so every
-librdkafka-based reader (kcat too) sees them cut at the NUL (see kpoc._rawheaders).
+committed and aborted; non-UTF-8 and NUL bytes in keys, values and header values; header names
+holding NUL bytes; duplicate, empty and null headers; 3,000 headers on one record), kcat (header
+names that are not UTF-8), and raw confluent-kafka. :func:`write_corpus` returns what a
+read_committed reader must see, in offset order.
 """
 
 from __future__ import annotations
@@ -37,16 +34,6 @@ class Foreign:
     headers: Headers = ()
     visible: bool = True
 
-    @property
-    def sendable(self) -> bool:
-        """Whether librdkafka can write its header names back (they must be UTF-8)."""
-        try:
-            for name, _ in self.headers:
-                name.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-
 
 def _b64(data: bytes | None) -> str:
     return "-" if data is None else base64.b64encode(data).decode()
@@ -54,7 +41,8 @@ def _b64(data: bytes | None) -> str:
 
 def _java_records() -> list[tuple[str, Foreign]]:
     odd: Headers = (("trace", b"\xff\xfe\x00v"), ("dup", b"1"), ("dup", b"2"), ("empty", b""),
-                    ("null", None), ("clé-ü", "ü".encode()))
+                    ("null", None), ("clé-ü", "ü".encode()), ("nul\x00name", b"\x00"),
+                    ("\x00", b"only a NUL"), ("trailing\x00", None))
     rows: list[tuple[str, Foreign]] = []
     for codec in ("none", "gzip", "snappy", "lz4", "zstd"):
         rows += [

@@ -61,6 +61,20 @@ def test_send_result_and_consume_round_trip(cluster, make_topic, unique_name):
     assert got[0].headers == (("h", b"1"),)
 
 
+def test_header_names_as_any_bytes_through_the_library(cluster, make_topic, unique_name):
+    """Names with a NUL byte, or bytes that are not UTF-8 (as surrogateescape text), are sent
+    and read back whole; a Delivery resolves as for any message."""
+    topic = make_topic(partitions=1)
+    headers = (("trace\x00id", b"1"), ("\udcff\udcfe", None))
+    with Producer(cluster.bootstrap_servers) as p:
+        first = p.send(topic, b"odd", headers=headers)
+        second = p.send(topic, b"plain", headers={"h": b"2"})
+        assert [first.result().offset, second.result().offset] == [0, 1]
+    with Consumer(topic, unique_name("g"), cluster.bootstrap_servers) as c:
+        got = list(c.records(exit_at_end=True))
+    assert [(r.value, r.headers) for r in got] == [(b"odd", headers), (b"plain", (("h", b"2"),))]
+
+
 @pytest.mark.parametrize(("kwargs", "problem", "fix"), [
     ({"value": "text"}, "value must be bytes or None, got str", ".encode('utf-8')"),
     ({"value": {"a": 1}}, "value must be bytes or None, got dict", "json.dumps"),

@@ -9,7 +9,7 @@ import pytest
 
 from kpoc.cluster import find_java, libs_dir
 from kpoc.config import ClientConfig
-from kpoc.consumer import Consumer, parse_start
+from kpoc.consumer import Consumer, StartPosition, parse_start
 from kpoc.errors import KafkaUnavailable, NotFound, UsageError
 from kpoc.producer import DeliveryReport, Producer, parse_header, percentile
 
@@ -90,6 +90,44 @@ def test_undelivered_messages_are_reported_not_dropped(make_topic, cluster):
     assert len(reports) == 5
     assert {r.status for r in reports} <= {"failed", "possibly_persisted"}
     assert all(r.error for r in reports)
+
+
+def test_unusual_header_names_are_sent_as_their_bytes_in_order(config, make_topic, unique_name):
+    """Header names confluent-kafka cannot send (not UTF-8, or holding a NUL byte) go through
+    librdkafka's C API (kpoc._rawproduce), between ordinary records, in order, with a report
+    each; kpoc reads them back in full."""
+    topic = make_topic(1, 3)
+    sent = [(b"plain-1", (("a", b"1"),)),
+            (b"nul", (("a\x00b", b"\x00"), ("", None), ("\x00", b""))),
+            (b"not-utf8", (("\udcff\udcfe", b"x"), ("ok", b"y"))),
+            (b"plain-2", ())]
+    reports: list[DeliveryReport] = []
+    with Producer(config, reports.append) as p:
+        for n, (value, headers) in enumerate(sent):
+            p.send(topic, value, b"k", list(headers), timestamp=1_700_000_000_000 + n)
+    assert [(r.seq, r.status, r.partition, r.offset) for r in reports] == [
+        (n, "delivered", 0, n) for n in range(len(sent))]
+    with Consumer(ClientConfig(config.bootstrap_servers, timeout=30), [topic],
+                  unique_name("g"), StartPosition("beginning"), [0]) as c:
+        got = list(c.records(exit_at_end=True))
+    assert [(r.key, r.value, tuple(r.headers), r.timestamp) for r in got] == [
+        (b"k", value, headers, 1_700_000_000_000 + n) for n, (value, headers) in enumerate(sent)]
+
+
+def test_a_record_with_an_unusual_header_name_that_fails_is_reported(config, make_topic, capfd):
+    topic = make_topic(1, 3)
+    reports: list[DeliveryReport] = []
+    with Producer(config, reports.append) as p:
+        p.partitions(topic)
+        p.send(topic, b"v", headers=[("a\x00", b"v")], partition=7)
+    assert [(r.status, r.error_code) for r in reports] == [("failed", "_UNKNOWN_PARTITION")]
+
+    start, reports = time.monotonic(), []
+    with Producer(ClientConfig("127.0.0.1:1", timeout=1), reports.append) as p:
+        p.send("teste", b"v", headers=[("a\x00", b"v")])
+    assert time.monotonic() - start < 10
+    assert [r.status for r in reports] == ["failed"] and reports[0].error
+    assert "rdkafka" not in capfd.readouterr().err  # librdkafka's log lines stay off stderr
 
 
 def test_parse_header():

@@ -21,8 +21,9 @@ Schema (one JSON object per line)::
     }
 
 A header's ``key`` is text too; a name that is not valid UTF-8 (Kafka allows any bytes) is
-written base64 with ``"key_encoding": "base64"``. Such a name can be read but not written back:
-librdkafka sends header names as C strings, so kpoc refuses it with an error naming the line.
+written base64 with ``"key_encoding": "base64"``. A name with a NUL byte is text with ``\u0000``.
+Both are written back as they were (kpoc sends them through librdkafka's C API, see
+kpoc._rawproduce).
 
 Only ``value`` is required when reading; every other field has the obvious default.
 """
@@ -42,11 +43,13 @@ from .errors import UsageError
 
 __all__ = [
     "Record",
+    "UnusualHeaderName",
     "check_header_name",
     "decode_bytes",
     "decode_name",
     "encode_bytes",
     "encode_name",
+    "header_name_bytes",
     "parse_line",
 ]
 
@@ -70,9 +73,29 @@ def decode_name(text: str, encoding: str = "utf-8") -> str:
     return (raw or b"").decode("utf-8", "surrogateescape")
 
 
+class UnusualHeaderName(Exception):
+    """A header name confluent-kafka cannot send: not UTF-8, or holding a NUL byte (it passes
+    names to librdkafka as C strings). kpoc sends such a record through librdkafka's C API
+    (kpoc._rawproduce)."""
+
+
+def header_name_bytes(name: str | bytes) -> bytes:
+    """A header name's bytes: those that are not UTF-8 are held as lone surrogates
+    (surrogateescape); any other lone surrogate stands for no byte and is refused."""
+    if isinstance(name, bytes):
+        return name
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise UsageError(f"header name '{escaped(name)}' holds a lone surrogate (not valid "
+                         "Unicode)", "give the name as bytes, or as text that decodes them "
+                         "with surrogateescape") from None
+
+
 def check_header_name(name: object) -> str:
-    """A header name librdkafka can send: text that is valid UTF-8, without NUL (``bytes``
-    that are UTF-8 are taken as their text).
+    """A header name confluent-kafka can send: text that is valid UTF-8, without NUL (``bytes``
+    that are UTF-8 are taken as their text). Any other name that stands for bytes raises
+    :class:`UnusualHeaderName`; what is not a name, :class:`UsageError`.
 
     confluent-kafka passes the name to librdkafka as a C string: a name that does not encode
     to UTF-8 becomes a NULL pointer and crashes the process, a NUL cuts the name short.
@@ -84,11 +107,10 @@ def check_header_name(name: object) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        raise UsageError(f"header name '{escaped(name)}' is not valid UTF-8; librdkafka can only "
-                         "send text header names", "use a UTF-8 header name") from None
+        header_name_bytes(name)
+        raise UnusualHeaderName(name) from None
     if "\0" in name:
-        raise UsageError(f"header name {name!r} holds a NUL byte, which librdkafka would cut "
-                         "the name at", "drop the NUL from the header name")
+        raise UnusualHeaderName(name)
     return name
 
 
@@ -222,19 +244,14 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_line(line: str, lineno: int, for_sending: bool = False) -> Record:
-    """One JSON-lines envelope; errors name the line. ``for_sending`` also refuses header names
-    librdkafka cannot write (see :func:`check_header_name`)."""
+def parse_line(line: str, lineno: int) -> Record:
+    """One JSON-lines envelope; errors name the line."""
     try:
         doc = json.loads(line)
     except json.JSONDecodeError as exc:
         raise UsageError(f"input line {lineno} is not valid JSON: {exc.msg}",
                          "give one envelope object per line")
     try:
-        rec = Record.from_envelope(doc)
-        if for_sending:
-            for name, _ in rec.headers:
-                check_header_name(name)
-        return rec
+        return Record.from_envelope(doc)
     except UsageError as exc:
         raise UsageError(f"input line {lineno}: {exc.message}", exc.fix)

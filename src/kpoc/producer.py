@@ -22,8 +22,9 @@ from confluent_kafka import Producer as _RdProducer
 
 from ._client import base_properties, make_client, partition_count
 from ._kafka_errors import MAYBE_PERSISTED, MEANINGS
+from ._rawproduce import RawProducer
 from .config import ClientConfig
-from .envelope import check_header_name
+from .envelope import UnusualHeaderName, check_header_name, header_name_bytes
 from .errors import UsageError
 
 __all__ = [
@@ -52,13 +53,14 @@ def parse_header(text: str) -> tuple[str, bytes]:
     """``key=value`` → (key, value bytes); the value may be empty, the key may not.
 
     Text from a command line may hold bytes that are not UTF-8 as lone surrogates (PEP 383):
-    the value gets its original bytes back, the name is checked by :func:`check_header_name`.
+    the value gets its original bytes back, the name keeps them (it is sent as those bytes).
     """
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise UsageError(f"invalid header {text!r}: expected key=value",
                          "e.g. --header trace-id=abc123 (repeatable)")
-    return check_header_name(key), os.fsencode(value)
+    header_name_bytes(key)
+    return key, os.fsencode(value)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -169,6 +171,7 @@ class Producer:
         self._on_notice = on_notice or (lambda _msg: None)
         self._defaults = {**producer_defaults(config), **(defaults or {})}
         self._client: _RdProducer | None = None
+        self._raw: RawProducer | None = None  # for header names confluent-kafka cannot send
         self._seq = 0
         self._fatal: KafkaError | None = None
         self._partitions: dict[str, int] = {}
@@ -214,7 +217,11 @@ class Producer:
         """Queue one message; its report arrives later, to the producer's ``on_report`` — or,
         with ``pending``, into that :class:`Pending` (which forwards it to its ``to``).
         Returns its sequence number."""
-        checked = [(check_header_name(n), v) for n, v in headers] if headers else None
+        unusual = False
+        try:
+            checked = [(check_header_name(n), v) for n, v in headers] if headers else None
+        except UnusualHeaderName:
+            checked, unusual = None, True
         if self._fatal is not None:
             self._recover_if_fatal()
         seq = self._seq
@@ -224,6 +231,9 @@ class Producer:
             pending.to = self._on_report
         pending.seq, pending.topic, pending.key = seq, topic, key
         pending.start, pending.report = time.perf_counter(), None
+        if unusual:
+            self._send_raw(topic, value, key, headers or [], partition, timestamp, pending)
+            return seq
         # Positional (topic, value, key, partition, callback): keyword parsing costs per call;
         # partition -1 is librdkafka's "let the partitioner choose".
         args = (topic, value, key, -1 if partition is None else partition, pending)
@@ -249,6 +259,19 @@ class Producer:
                 break
         client.poll(0)
         return seq
+
+    def _send_raw(self, topic: str, value: bytes | None, key: bytes | None,
+                  headers: list[tuple[str, bytes | None]], partition: int | None,
+                  timestamp: int | None, pending: Pending) -> None:
+        """A record with a header name confluent-kafka cannot send, through librdkafka's C API
+        (kpoc._rawproduce), in order: after every message queued before it, acknowledged
+        before any queued after it."""
+        named = [(header_name_bytes(n), v) for n, v in headers]
+        self.flush()
+        if self._raw is None:
+            self._raw = RawProducer(base_properties(self.config, self._defaults))
+        bound = self.delivery_bound() + 2 if self.reached else self.config.timeout
+        pending(*self._raw.send(topic, value, key, named, partition, timestamp, bound))
 
     def _recover_if_fatal(self) -> None:
         """After a fatal (idempotence) error the handle is dead: report its queue, start anew."""
@@ -320,3 +343,6 @@ class Producer:
             raise
         finally:
             self._client = None
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None

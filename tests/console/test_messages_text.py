@@ -51,6 +51,7 @@ def test_form_fields_carry_bytes_back_exactly():
     [("a", b"1 "), ("b", b" two  ")],
     [("h", b"x"), ("h", b"dup"), ("none", None), ("bin", b"\x00\xff"), ("k=v", b"\n")],
     [(" spaced", b"v")],
+    [("\udcff\udcfename", b"v"), ("nul\x00name", b"w"), ("ok", b"x")],  # names as any bytes
 ])
 def test_headers_field_round_trips_through_parse_headers(headers):
     assert parse_headers(headers_field(headers)) == headers

@@ -109,7 +109,7 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
                                  "(binary goes base64-encoded in the envelope)") from None
             if not text.strip():
                 continue
-            yield parse_line(text, n, for_sending=True)
+            yield parse_line(text, n)
             continue
         k = os.fsencode(key) if key is not None else None
         if kdelim is not None:

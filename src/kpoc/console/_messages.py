@@ -467,10 +467,10 @@ def headers_field(headers: Iterable[tuple[str, bytes | None]]) -> str:
     for name, value in headers:
         text, enc = encode_bytes(value)
         if (text is None or enc != "utf-8" or name != name.strip() or not name
-                or "=" in name or name.startswith(("{", "["))
+                or "=" in name or name.startswith(("{", "[")) or not name.isprintable()
                 or any(c in name + text for c in ("\n", *_FORM_UNSAFE))):
-            return json.dumps([{"key": h["key"], "value": h["value"], "encoding": h["encoding"]}
-                               for h in Record(None, headers=headers).to_envelope()["headers"]],
+            # The envelope's list: a name that is not UTF-8 goes base64 with its key_encoding.
+            return json.dumps(Record(None, headers=headers).to_envelope()["headers"],
                               ensure_ascii=False)
         lines.append(f"{name}={text}")
     return "\n".join(lines)
@@ -490,7 +490,7 @@ def read_import(data: bytes, max_lines: int = 100_000) -> list[Record]:
         if len(records) >= max_lines:
             raise UsageError(f"more than {max_lines} messages in one import",
                              "split the file, or use `kpoc produce --input json`")
-        records.append(parse_line(line, n, for_sending=True))
+        records.append(parse_line(line, n))
     if not records:
         raise UsageError("the file has no messages", "upload a JSON-lines export")
     return records
