@@ -24,8 +24,8 @@ from confluent_kafka import KafkaError
 
 from .errors import AuthError, DeliveryError, KpocError, NotFound, UsageError
 
-__all__ = ["AUTH_FAILED", "FACTS", "LEADER_MOVED", "MAYBE_PERSISTED", "MEANINGS", "STOP",
-           "TRANSIENT", "UNAVAILABLE", "UNKNOWN_TOPIC", "Meaning", "meaning"]
+__all__ = ["AUTH_FAILED", "FACTS", "LEADER_MOVED", "MAYBE_PERSISTED", "MEANINGS", "NO_REPORT",
+           "STOP", "TRANSIENT", "UNAVAILABLE", "UNKNOWN_TOPIC", "Meaning", "meaning"]
 
 
 @dataclass(frozen=True)
@@ -216,3 +216,6 @@ TRANSIENT = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_A
 #: A message that failed with one of these may be on the broker even though no ack arrived.
 MAYBE_PERSISTED = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_INFLIGHT,
                              KafkaError.REQUEST_TIMED_OUT})
+#: The code a message gets when its delivery report never came within kpoc's own bound: it may
+#: be stored (one of MAYBE_PERSISTED).
+NO_REPORT = KafkaError._MSG_TIMED_OUT

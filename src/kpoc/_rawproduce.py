@@ -20,6 +20,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError
 
+from ._kafka_errors import NO_REPORT
 from ._rawheaders import _lib, _Message, _scalar_properties
 from .errors import KpocError
 
@@ -137,7 +138,7 @@ class RawProducer:
             lib.rd_kafka_purge(rk, _PURGE_QUEUE_AND_INFLIGHT)
             lib.rd_kafka_flush(rk, 5000)  # serves the purged message's report
         if self._report is None:
-            return KafkaError(KafkaError._MSG_TIMED_OUT), RawDelivery(partition, None)
+            return KafkaError(NO_REPORT), RawDelivery(partition, None)
         code, part, offset = self._report
         if code:
             return KafkaError(code), RawDelivery(part, None)
