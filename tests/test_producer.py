@@ -85,6 +85,9 @@ def test_undelivered_messages_are_reported_not_dropped(make_topic, cluster):
     reports: list[DeliveryReport] = []
     cfg = ClientConfig("127.0.0.1:1", timeout=1)
     with Producer(cfg, reports.append) as p:
+        # As if its topic was checked before the brokers vanished (send() checks a topic at its
+        # first message: here that would fail at once instead of queueing).
+        p._partitions["teste"] = 3
         for i in range(5):
             p.send("teste", f"{i}".encode())
     assert len(reports) == 5
@@ -115,15 +118,17 @@ def test_unusual_header_names_are_sent_as_their_bytes_in_order(config, make_topi
 
 
 def test_a_record_with_an_unusual_header_name_that_fails_is_reported(config, make_topic, capfd):
-    topic = make_topic(1, 3)
+    # (send() refuses a partition out of range before anything is sent: a record the broker
+    # refuses instead.)
+    topic = make_topic(1, 3, {"max.message.bytes": "1000"})
     reports: list[DeliveryReport] = []
     with Producer(config, reports.append) as p:
-        p.partitions(topic)
-        p.send(topic, b"v", headers=[("a\x00", b"v")], partition=7)
-    assert [(r.status, r.error_code) for r in reports] == [("failed", "_UNKNOWN_PARTITION")]
+        p.send(topic, b"v" * 5000, headers=[("a\x00", b"v")])
+    assert [(r.status, r.error_code) for r in reports] == [("failed", "MSG_SIZE_TOO_LARGE")]
 
     start, reports = time.monotonic(), []
     with Producer(ClientConfig("127.0.0.1:1", timeout=1), reports.append) as p:
+        p._partitions["teste"] = 1  # as if checked before the brokers vanished (see above)
         p.send("teste", b"v", headers=[("a\x00", b"v")])
     assert time.monotonic() - start < 10
     assert [r.status for r in reports] == ["failed"] and reports[0].error

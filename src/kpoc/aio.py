@@ -19,19 +19,14 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from functools import partial
 
 from . import api
-from .api import ConfigValue, DeliveryReport, Headers, Record, _checked
+from .api import ConfigValue, DeliveryReport, Record
 from .consumer import GroupEvent
-from .errors import DeliveryError, UsageError
-from .producer import Pending
-
-_new_pending = object.__new__
+from .errors import UsageError
+from .producer import Delivery, Headers, delivery_error
 
 __all__ = ["Consumer", "Producer"]
-
-_Pending = tuple["asyncio.Future[DeliveryReport]", DeliveryReport]
 
 
 class Producer:
@@ -45,10 +40,15 @@ class Producer:
     def __init__(self, bootstrap_servers: str | None = None, *,
                  config: Mapping[str, ConfigValue] | None = None, timeout: float | None = None,
                  on_report: Callable[[DeliveryReport], None] | None = None) -> None:
-        self._sync = api.Producer(bootstrap_servers, config=config, timeout=timeout)
+        #: Reports served (by the poll thread or by send()'s own poll), not yet on the loop.
+        self._ready: deque[Delivery] = deque()
+        self._sync = api.Producer(bootstrap_servers, config=config, timeout=timeout,
+                                  on_report=self._ready.append)  # type: ignore[arg-type]
+        self._send = self._sync.send
         self.on_report = on_report
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready: deque[_Pending] = deque()
+        #: The future of each message sent and not yet resolved, by sequence number.
+        self._futures: dict[int, asyncio.Future[DeliveryReport]] = {}
         self._scheduled = False
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -62,12 +62,14 @@ class Producer:
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              headers: Headers | None = None, partition: int | None = None,
              timestamp: int | None = None) -> asyncio.Future[DeliveryReport]:
-        """Queue one message now; the returned future resolves with its report."""
+        """Queue one message now; the returned future resolves with its report.
+
+        No task and no thread hop per message: the sync producer's send queues it, and its
+        report reaches the future in :meth:`_resolve`, once per batch of reports."""
         loop = self._loop or self._start()
-        future = loop.create_future()
-        pending = _new_pending(Pending)
-        pending.to = partial(self._arrived, future)
-        self._sync._send(topic, value, key, headers, partition, timestamp, pending)
+        delivery = self._send(topic, value, key, headers, partition, timestamp)
+        # Registered before any report can be resolved: _resolve runs on this loop, later.
+        self._futures[delivery.seq] = future = loop.create_future()
         if self._ready and not self._scheduled:  # served by send()'s own poll, on this loop
             self._scheduled = True
             loop.call_soon(self._resolve)
@@ -85,9 +87,6 @@ class Producer:
         self._poller.start()
         return self._loop
 
-    def _arrived(self, future: asyncio.Future[DeliveryReport], report: DeliveryReport) -> None:
-        self._ready.append((future, report))
-
     def _serve(self) -> None:
         """The poll thread: serve reports, then wake the loop once for all that arrived."""
         loop = self._loop
@@ -103,20 +102,18 @@ class Producer:
 
     def _resolve(self) -> None:
         self._scheduled = False
-        ready, on_report = self._ready, self.on_report
+        ready, futures, on_report = self._ready, self._futures, self.on_report
         while ready:
-            future, report = ready.popleft()
+            report = ready.popleft()
+            future = futures.pop(report.seq)
             if on_report is not None:
                 on_report(report)
             if future.cancelled():
                 continue
-            if report.ok:
+            if report.status == "delivered":
                 future.set_result(report)
             else:
-                try:
-                    _checked(report)
-                except DeliveryError as exc:
-                    future.set_exception(exc)
+                future.set_exception(delivery_error(report))
 
     async def flush(self) -> None:
         """Wait until every message sent so far has its report (bounded)."""
