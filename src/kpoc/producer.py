@@ -29,6 +29,7 @@ from .errors import DeliveryError, KafkaUnavailable, UsageError
 __all__ = [
     "DELIVERY_TIMEOUT_MS",
     "PARTITIONING",
+    "POLL_INTERVAL",
     "RELIABLE_DEFAULTS",
     "Delivery",
     "DeliveryReport",
@@ -221,6 +222,10 @@ class Delivery(DeliveryReport):
 
 
 _new_delivery = object.__new__
+_monotonic = time.monotonic
+
+#: How often (seconds) :meth:`Producer.send` serves the reports that have arrived.
+POLL_INTERVAL = 0.001
 
 
 class _Waited(RawDelivery):
@@ -286,6 +291,7 @@ class Producer:
         self._client: _RdProducer | None = None
         self._raw: RawProducer | None = None  # for header names confluent-kafka cannot send
         self._seq = 0
+        self._next_poll = 0.0
         self._fatal: KafkaError | None = None
         self._partitions: dict[str, int] = {}
         #: A broker has answered this producer (a topic check or a metadata request).
@@ -366,7 +372,13 @@ class Producer:
                 client.produce(topic, value, key, -1, d)
             except (BufferError, KafkaException):
                 self._produce_retrying(client, d, (topic, value, key, -1, d), {})
-        client.poll(0)
+        now = _monotonic()
+        if now >= self._next_poll:
+            # Serve the reports that have arrived, at most every POLL_INTERVAL: a poll(0) costs
+            # more than a produce() (it releases and retakes the GIL), a send after a pause
+            # still serves them at once, and flush()/close() serve the rest.
+            self._next_poll = now + POLL_INTERVAL
+            client.poll(0)
         return d
 
     def _send_with(self, client: _RdProducer, d: Delivery, value: bytes | None,
