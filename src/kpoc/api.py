@@ -2,9 +2,10 @@
 
     from kpoc import Admin, Consumer, DeliveryReport, Producer, Record
 
-These wrap :mod:`kpoc.producer`, :mod:`kpoc.consumer` and :mod:`kpoc.admin` (the classes the CLI,
-the demo and the console use), adding keyword construction, type checks with a fix in every
-message, and a :class:`Delivery` per sent message that can be waited on. What they add over raw
+These are :mod:`kpoc.producer`'s, :mod:`kpoc.consumer`'s and :mod:`kpoc.admin`'s classes (the
+ones the CLI, the demo and the console use) built from keywords; the producer checks every
+message's types (a fix in every error) and returns a :class:`Delivery` per sent message that can
+be waited on. What they add over raw
 confluent-kafka: ``acks=all`` and idempotence by default, ``message.timeout.ms`` bounded by
 ``timeout``, exactly one :class:`DeliveryReport` per message (also on ``close()`` and Ctrl-C),
 offsets stored only after a record was handled (at least once), and :class:`KpocError` with the

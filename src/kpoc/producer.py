@@ -361,7 +361,11 @@ class Producer:
         d = _new_delivery(Delivery)
         d.seq = seq = self._seq
         self._seq = seq + 1
-        d.topic, d.key, d.producer, d.status, d.partition = topic, key, self, "pending", partition
+        d.topic = topic  # one store a line: no tuple built and unpacked per message
+        d.key = key
+        d.producer = self
+        d.status = "pending"
+        d.partition = partition
         d.offset = d.latency_ms = d.error = d.error_code = None
         if headers or partition is not None or timestamp is not None:
             self._send_with(client, d, value, headers, timestamp)
