@@ -153,6 +153,27 @@ def test_ctrl_c_mid_stream_still_reports_every_message(kpoc_env, make_topic, tmp
     assert int(sent) <= int(reported) <= int(sent) + 1 and contiguous == "True", (out, err)
 
 
+def test_aio_failed_delivery_raises_with_the_kafka_code(cluster, make_topic):
+    """An awaited send that fails raises DeliveryError with the Kafka code and its report;
+    the sends around it still resolve, and on_report sees every one."""
+    topic = make_topic(config={"max.message.bytes": "1000"})
+    seen: list[DeliveryReport] = []
+
+    async def main() -> list[DeliveryReport | BaseException]:
+        async with aio.Producer(cluster.bootstrap_servers, on_report=seen.append) as p:
+            # Each in a partition of its own: the broker refuses a whole batch.
+            return await asyncio.gather(
+                p.send(topic, b"small", partition=0), p.send(topic, b"x" * 5000, partition=1),
+                p.send(topic, b"small too", partition=2), return_exceptions=True)
+
+    ok1, failed, ok2 = asyncio.run(main())
+    assert isinstance(ok1, DeliveryReport) and isinstance(ok2, DeliveryReport)
+    assert ok1.ok and ok2.ok and ok1.topic == topic and ok1.offset is not None
+    assert isinstance(failed, DeliveryError) and failed.code == KafkaError.MSG_SIZE_TOO_LARGE
+    assert failed.report.seq == 1 and failed.report.status == "failed"  # type: ignore
+    assert sorted(r.seq for r in seen) == [0, 1, 2]
+
+
 def test_aio_concurrent_sends_and_async_for(cluster, make_topic, unique_name):
     topic = make_topic()
 

@@ -38,6 +38,49 @@ def test_every_message_gets_a_report_with_partition_and_offset(config, make_topi
     assert len(set(offsets)) == 31
 
 
+def test_send_returns_the_report_it_fills_in(config, make_topic):
+    """send()'s Delivery is the report on_report gets, filled in place by the delivery
+    callback: topic, key, partition, offset and librdkafka's latency of that message."""
+    topic = make_topic()
+    reports: list[DeliveryReport] = []
+    with Producer(config, reports.append) as p:
+        sent = [p.send(topic, b"v%d" % i, b"k%d" % i, partition=i % 3) for i in range(6)]
+        p.flush()
+    assert [id(r) for r in sorted(reports, key=lambda r: r.seq)] == [id(d) for d in sent]
+    for i, d in enumerate(sent):
+        assert (d.seq, d.topic, d.key, d.partition, d.status) == (i, topic, b"k%d" % i, i % 3,
+                                                                    "delivered")
+        assert d.report is d and d.done() and d.offset is not None and d.offset >= 0
+        assert d.latency_ms is not None and 0 < d.latency_ms < 15_000
+        assert d.to_dict()["latency_ms"] == round(d.latency_ms, 3)
+    assert sorted((d.partition, d.offset) for d in sent) == [(0, 0), (0, 1), (1, 0), (1, 1),
+                                                              (2, 0), (2, 1)]
+
+
+def test_sends_serve_reports_without_an_explicit_poll(config, make_topic):
+    """send() serves the reports that arrived (at most every POLL_INTERVAL), so a sender that
+    never polls still gets them while it sends, not only at flush()."""
+    topic = make_topic()
+    with Producer(config) as p:
+        first = p.send(topic, b"first")
+        deadline = time.monotonic() + 10
+        while not first.done() and time.monotonic() < deadline:
+            time.sleep(0.01)  # pacing between sends, bounded by the deadline
+            p.send(topic, b"more")
+        assert first.done() and first.ok
+
+
+def test_a_report_built_directly_compares_and_serialises():
+    r = DeliveryReport(3, "t", "failed", 1, None, 1.23456, b"k\xff", "boom", "_MSG_TIMED_OUT")
+    assert r == DeliveryReport(3, "t", "failed", 1, None, 1.23456, b"k\xff", "boom",
+                               "_MSG_TIMED_OUT")
+    assert r != DeliveryReport(3, "t", "delivered", 1, 0)
+    assert not r.ok and "status='failed'" in repr(r)
+    assert r.to_dict() == {"seq": 3, "topic": "t", "status": "failed", "partition": 1,
+                           "offset": None, "latency_ms": 1.235, "key": "k\\xff",
+                           "error": "boom", "error_code": "_MSG_TIMED_OUT"}
+
+
 def test_message_over_topic_limit_is_reported_failed(config, make_topic):
     topic = make_topic(1, 3, {"max.message.bytes": "1000"})
     reports: list[DeliveryReport] = []
@@ -85,6 +128,9 @@ def test_undelivered_messages_are_reported_not_dropped(make_topic, cluster):
     reports: list[DeliveryReport] = []
     cfg = ClientConfig("127.0.0.1:1", timeout=1)
     with Producer(cfg, reports.append) as p:
+        # As if its topic was checked before the brokers vanished (send() checks a topic at its
+        # first message: here that would fail at once instead of queueing).
+        p._partitions["teste"] = 3
         for i in range(5):
             p.send("teste", f"{i}".encode())
     assert len(reports) == 5
@@ -115,15 +161,17 @@ def test_unusual_header_names_are_sent_as_their_bytes_in_order(config, make_topi
 
 
 def test_a_record_with_an_unusual_header_name_that_fails_is_reported(config, make_topic, capfd):
-    topic = make_topic(1, 3)
+    # (send() refuses a partition out of range before anything is sent: a record the broker
+    # refuses instead.)
+    topic = make_topic(1, 3, {"max.message.bytes": "1000"})
     reports: list[DeliveryReport] = []
     with Producer(config, reports.append) as p:
-        p.partitions(topic)
-        p.send(topic, b"v", headers=[("a\x00", b"v")], partition=7)
-    assert [(r.status, r.error_code) for r in reports] == [("failed", "_UNKNOWN_PARTITION")]
+        p.send(topic, b"v" * 5000, headers=[("a\x00", b"v")])
+    assert [(r.status, r.error_code) for r in reports] == [("failed", "MSG_SIZE_TOO_LARGE")]
 
     start, reports = time.monotonic(), []
     with Producer(ClientConfig("127.0.0.1:1", timeout=1), reports.append) as p:
+        p._partitions["teste"] = 1  # as if checked before the brokers vanished (see above)
         p.send("teste", b"v", headers=[("a\x00", b"v")])
     assert time.monotonic() - start < 10
     assert [r.status for r in reports] == ["failed"] and reports[0].error

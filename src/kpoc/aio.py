@@ -6,32 +6,28 @@
         report = await producer.send("teste", b"hello")
 
 The same clients as :mod:`kpoc.api` (one implementation), driven without blocking the loop. The
-producer's ``send()`` queues the message at once and returns an :class:`asyncio.Future`; a
-background thread serves librdkafka's delivery reports and hands them to the loop in batches
-(one ``call_soon_threadsafe`` per batch, not per message), so many sends can be awaited
-together (``asyncio.gather``) at a rate close to the sync producer's, instead of one round trip
-per ``await``. The consumer reads each batch in the loop's default executor.
+producer's ``send()`` queues the message at once and returns an :class:`asyncio.Future`; while
+messages are in flight the loop itself serves librdkafka's delivery reports every
+:data:`~kpoc.producer.POLL_INTERVAL` (a non-blocking poll) and resolves their futures in one
+batch — no thread that would fight the loop for the GIL, no task or thread hop per message —
+so many sends can be awaited together (``asyncio.gather``) instead of one round trip per
+``await``. The consumer reads each batch in the loop's default executor.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 
 from . import api
-from .api import ConfigValue, DeliveryReport, Headers, Record, _checked
+from .api import ConfigValue, DeliveryReport, Record
 from .consumer import GroupEvent
-from .errors import DeliveryError, UsageError
-from .producer import Pending
-
-_new_pending = object.__new__
+from .errors import UsageError
+from .producer import POLL_INTERVAL, Delivery, Headers, delivery_error
 
 __all__ = ["Consumer", "Producer"]
-
-_Pending = tuple["asyncio.Future[DeliveryReport]", DeliveryReport]
 
 
 class Producer:
@@ -45,13 +41,18 @@ class Producer:
     def __init__(self, bootstrap_servers: str | None = None, *,
                  config: Mapping[str, ConfigValue] | None = None, timeout: float | None = None,
                  on_report: Callable[[DeliveryReport], None] | None = None) -> None:
-        self._sync = api.Producer(bootstrap_servers, config=config, timeout=timeout)
+        #: Reports served (by a poll on the loop, or flush() in the executor), not yet resolved.
+        self._ready: deque[Delivery] = deque()
+        self._sync = api.Producer(bootstrap_servers, config=config, timeout=timeout,
+                                  on_report=self._ready.append)  # type: ignore[arg-type]
+        self._send = self._sync.send
         self.on_report = on_report
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready: deque[_Pending] = deque()
-        self._scheduled = False
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
+        self._new_future: Callable[[], asyncio.Future[DeliveryReport]] = asyncio.Future
+        #: The future of each message sent and not yet resolved, by sequence number.
+        self._futures: dict[int, asyncio.Future[DeliveryReport]] = {}
+        #: The next poll of the loop while messages are in flight.
+        self._tick: asyncio.TimerHandle | None = None
 
     async def __aenter__(self) -> Producer:
         return self
@@ -62,15 +63,17 @@ class Producer:
     def send(self, topic: str, value: bytes | None, *, key: bytes | None = None,
              headers: Headers | None = None, partition: int | None = None,
              timestamp: int | None = None) -> asyncio.Future[DeliveryReport]:
-        """Queue one message now; the returned future resolves with its report."""
+        """Queue one message now; the returned future resolves with its report.
+
+        No task and no thread hop per message: the sync producer's send queues it (its own
+        poll may serve earlier reports), and :meth:`_poll` resolves the futures of every report
+        served, in one batch."""
         loop = self._loop or self._start()
-        future = loop.create_future()
-        pending = _new_pending(Pending)
-        pending.to = partial(self._arrived, future)
-        self._sync._send(topic, value, key, headers, partition, timestamp, pending)
-        if self._ready and not self._scheduled:  # served by send()'s own poll, on this loop
-            self._scheduled = True
-            loop.call_soon(self._resolve)
+        delivery = self._send(topic, value, key, headers, partition, timestamp)
+        # Registered before any report can be resolved: _resolve runs on this loop, later.
+        self._futures[delivery.seq] = future = self._new_future()
+        if self._tick is None:
+            self._tick = loop.call_later(POLL_INTERVAL, self._poll)
         return future
 
     async def partitions(self, topic: str) -> int:
@@ -79,44 +82,37 @@ class Producer:
                                                                 topic)
 
     def _start(self) -> asyncio.AbstractEventLoop:
-        self._loop = asyncio.get_running_loop()
-        self._poller = threading.Thread(target=self._serve, name="kpoc-aio-producer",
-                                        daemon=True)
-        self._poller.start()
-        return self._loop
+        self._loop = loop = asyncio.get_running_loop()
+        # asyncio's own loop: its Future straight from C, without create_future()'s Python
+        # frame (a loop of another kind, e.g. uvloop, makes its own).
+        self._new_future = (partial(asyncio.Future, loop=loop)
+                            if type(loop).create_future is asyncio.BaseEventLoop.create_future
+                            else loop.create_future)
+        return loop
 
-    def _arrived(self, future: asyncio.Future[DeliveryReport], report: DeliveryReport) -> None:
-        self._ready.append((future, report))
-
-    def _serve(self) -> None:
-        """The poll thread: serve reports, then wake the loop once for all that arrived."""
+    def _poll(self) -> None:
+        """Serve the reports that have arrived (without blocking) and resolve their futures;
+        again after :data:`POLL_INTERVAL` while any message is still in flight."""
+        self._sync.poll(0)
+        self._resolve()
         loop = self._loop
-        assert loop is not None
-        while not self._stop.is_set():
-            self._sync.poll(0.05)
-            if self._ready and not self._scheduled:
-                self._scheduled = True
-                try:
-                    loop.call_soon_threadsafe(self._resolve)
-                except RuntimeError:  # the loop is closed: close() was never awaited
-                    return
+        self._tick = (loop.call_later(POLL_INTERVAL, self._poll)
+                      if self._futures and loop is not None else None)
 
     def _resolve(self) -> None:
-        self._scheduled = False
-        ready, on_report = self._ready, self.on_report
+        """Hand every report served so far to ``on_report`` and to its future."""
+        ready, futures, on_report = self._ready, self._futures, self.on_report
         while ready:
-            future, report = ready.popleft()
+            report = ready.popleft()
+            future = futures.pop(report.seq)
             if on_report is not None:
                 on_report(report)
             if future.cancelled():
                 continue
-            if report.ok:
+            if report.status == "delivered":
                 future.set_result(report)
             else:
-                try:
-                    _checked(report)
-                except DeliveryError as exc:
-                    future.set_exception(exc)
+                future.set_exception(delivery_error(report))
 
     async def flush(self) -> None:
         """Wait until every message sent so far has its report (bounded)."""
@@ -125,12 +121,11 @@ class Producer:
 
     async def close(self) -> None:
         """Flush, report what is left as failed, resolve every future, release the handle."""
-        self._stop.set()
-        loop = asyncio.get_running_loop()
-        if self._poller is not None:
-            await loop.run_in_executor(None, self._poller.join, 5)
-        await loop.run_in_executor(None, self._sync.close)
+        await asyncio.get_running_loop().run_in_executor(None, self._sync.close)
         self._resolve()
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
 
 
 class Consumer:

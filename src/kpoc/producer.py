@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -22,19 +21,25 @@ from confluent_kafka import Producer as _RdProducer
 
 from ._client import base_properties, make_client, partition_count
 from ._kafka_errors import MAYBE_PERSISTED, MEANINGS
-from ._rawproduce import RawProducer
+from ._rawproduce import RawDelivery, RawProducer
 from .config import ClientConfig
 from .envelope import UnusualHeaderName, check_header_name, header_name_bytes
-from .errors import UsageError
+from .errors import DeliveryError, KafkaUnavailable, UsageError
 
 __all__ = [
     "DELIVERY_TIMEOUT_MS",
     "PARTITIONING",
+    "POLL_INTERVAL",
     "RELIABLE_DEFAULTS",
+    "Delivery",
     "DeliveryReport",
-    "Pending",
+    "Headers",
     "Producer",
+    "bytes_or_none",
     "check_header_name",
+    "checked",
+    "checked_headers",
+    "delivery_error",
     "parse_header",
     "percentile",
     "producer_defaults",
@@ -71,30 +76,58 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return float(sorted_values[k])
 
 
-@dataclass(slots=True)
 class DeliveryReport:
     """The fate of one message: ``status`` is delivered, failed or possibly_persisted.
 
-    Slotted, not frozen: one is built per message sent, and a frozen dataclass's ``__init__``
-    (one ``object.__setattr__`` per field) cost more than librdkafka's produce() call."""
+    Not a dataclass: every message sent gets one, and :class:`Delivery` (a report filled in by
+    librdkafka's delivery callback) is created without a Python ``__init__`` call; see
+    :meth:`Producer.send`."""
 
+    __slots__ = ("error", "error_code", "key", "latency_ms", "offset", "partition", "seq",
+                 "status", "topic")
+    _FIELDS = ("seq", "topic", "status", "partition", "offset", "latency_ms", "key", "error",
+               "error_code")
     seq: int
     topic: str
     status: str
-    partition: int | None = None
-    offset: int | None = None
-    latency_ms: float | None = None
-    key: bytes | None = None
-    error: str | None = None
-    error_code: str | None = None
+    partition: int | None
+    offset: int | None
+    latency_ms: float | None
+    key: bytes | None
+    error: str | None
+    error_code: str | None
+
+    def __init__(self, seq: int, topic: str, status: str, partition: int | None = None,
+                 offset: int | None = None, latency_ms: float | None = None,
+                 key: bytes | None = None, error: str | None = None,
+                 error_code: str | None = None) -> None:
+        self.seq, self.topic, self.status, self.partition = seq, topic, status, partition
+        self.offset, self.latency_ms, self.key = offset, latency_ms, key
+        self.error, self.error_code = error, error_code
 
     @property
     def ok(self) -> bool:
         return self.status == "delivered"
 
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DeliveryReport):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(self._FIELDS, self._values(), strict=True))
+        return f"{type(self).__name__}({fields})"
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = dict(zip(self._FIELDS, self._values(), strict=True))
         d["key"] = None if self.key is None else self.key.decode("utf-8", "backslashreplace")
+        if self.latency_ms is not None:
+            d["latency_ms"] = round(self.latency_ms, 3)
         return d
 
 
@@ -122,57 +155,143 @@ def _describe(err: KafkaError) -> tuple[str, str]:
     return (str(row.make(err.code(), facts)) if row else "{name}: {why}".format_map(facts)), name
 
 
-class Pending:
-    """One queued message, and librdkafka's delivery callback for it: builds its
-    :class:`DeliveryReport`, keeps it in ``report`` and hands it to ``to``.
+def delivery_error(report: DeliveryReport) -> DeliveryError:
+    """The :class:`DeliveryError` for a report that is not delivered (``.code``, ``.report``)."""
+    code = getattr(KafkaError, report.error_code, None) if report.error_code else None
+    exc = DeliveryError(f"message {report.seq} to {report.topic!r} {report.status}: "
+                        f"{report.error}", code=code)
+    exc.report = report  # type: ignore[attr-defined]
+    return exc
 
-    One object per message instead of a closure: it is created without a Python ``__init__``
-    call (``object.__new__``), which matters at a few hundred thousand messages per second."""
 
-    __slots__ = ("key", "report", "seq", "start", "to", "topic")
-    seq: int
-    topic: str
-    key: bytes | None
-    start: float
-    report: DeliveryReport | None
-    to: Callable[[DeliveryReport], None] | None
+def checked(report: DeliveryReport) -> DeliveryReport:
+    """``report`` if delivered, else :class:`DeliveryError` carrying it."""
+    if report.status == "delivered":
+        return report
+    raise delivery_error(report)
+
+
+class Delivery(DeliveryReport):
+    """One sent message, and in the end its :class:`DeliveryReport`: ``status`` is ``pending``
+    until librdkafka's delivery callback (this object) fills the report in.
+
+    ``result()`` waits for it (serving the producer's reports meanwhile, bounded by the
+    producer's delivery bound) and raises :class:`DeliveryError` unless it was delivered;
+    ``report`` is the report once it has arrived, whatever it says.
+
+    The report is this object itself, filled in place: one object per message, created without
+    a Python ``__init__`` call, no clock read or round() of kpoc's and no second call in the
+    callback — this runs a few
+    hundred thousand times a second."""
+
+    __slots__ = ("producer",)
+    producer: Producer
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
-        latency = round((time.perf_counter() - self.start) * 1000, 3)
+        # librdkafka's own time from produce() to this report (taken as it built ``msg``).
+        latency = msg.latency()
+        self.latency_ms = None if latency is None else latency * 1000
+        self.partition = msg.partition()
         if err is None:
-            self.deliver(DeliveryReport(self.seq, self.topic, "delivered", msg.partition(),
-                                        msg.offset(), latency, self.key))
-            return
-        text, name = _describe(err)
-        status = "possibly_persisted" if err.code() in MAYBE_PERSISTED else "failed"
-        self.deliver(DeliveryReport(self.seq, self.topic, status, msg.partition(), None,
-                                    latency, self.key, text, name))
+            self.status, self.offset = "delivered", msg.offset()
+        else:
+            self.error, self.error_code = _describe(err)
+            self.status = "possibly_persisted" if err.code() in MAYBE_PERSISTED else "failed"
+        on_report = self.producer.on_report
+        if on_report is not None:
+            on_report(self)
 
-    def deliver(self, report: DeliveryReport) -> None:
-        self.report = report
-        if self.to is not None:
-            self.to(report)
+    @property
+    def report(self) -> DeliveryReport | None:
+        """This message's report once it has arrived, else None."""
+        return None if self.status == "pending" else self
+
+    def done(self) -> bool:
+        return self.status != "pending"
+
+    def wait(self, timeout: float | None = None) -> DeliveryReport:
+        """The report, delivered or not; :class:`KafkaUnavailable` if none came in time."""
+        if self.status == "pending":
+            self.producer._wait(self, timeout)
+        return self
+
+    def result(self, timeout: float | None = None) -> DeliveryReport:
+        """The report of a delivered message; :class:`DeliveryError` (with ``.code`` and
+        ``.report``) for one that failed or was possibly persisted."""
+        return checked(self.wait(timeout))
 
 
-_new_pending = object.__new__
+_new_delivery = object.__new__
+_monotonic = time.monotonic
+
+#: How often (seconds) :meth:`Producer.send` serves the reports that have arrived.
+POLL_INTERVAL = 0.001
+
+
+class _Waited(RawDelivery):
+    """Where a record sent through kpoc._rawproduce went, with the latency
+    :meth:`Delivery.__call__` reads of a confluent_kafka.Message: that send waits for the
+    report, so its latency is the wait."""
+
+    __slots__ = ("_latency",)
+
+    def __init__(self, where: RawDelivery, seconds: float) -> None:
+        super().__init__(where.partition(), where.offset())
+        self._latency = seconds
+
+    def latency(self) -> float:
+        return self._latency
+
+
+def bytes_or_none(what: str, data: object) -> None:
+    """A :class:`UsageError` naming the fix unless ``data`` is bytes-like or None."""
+    if data is None or isinstance(data, bytes | bytearray | memoryview):
+        return
+    kind = type(data).__name__
+    if isinstance(data, str):
+        fix = f"encode it: {what}={what}.encode('utf-8')"
+    elif isinstance(data, dict | list | int | float):
+        fix = f"serialise it first, e.g. {what}=json.dumps(obj).encode()"
+    else:
+        fix = f"pass bytes (or None) as {what}"
+    raise UsageError(f"{what} must be bytes or None, got {kind}", fix)
+
+
+Headers = Mapping[str, bytes | None] | Sequence[tuple[str, bytes | None]]
+
+
+def checked_headers(headers: Headers) -> list[tuple[str, bytes | None]]:
+    """``headers`` (a mapping or (name, value) pairs) as librdkafka takes them, every name and
+    value checked."""
+    items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            raise UsageError(f"invalid header {item!r}",
+                             "give headers as {'name': b'value'} or [('name', b'value'), …]")
+        bytes_or_none(f"header {item[0]!r}", item[1])
+    return [(check_header_name(n), v) for n, v in items]
 
 
 class Producer:
     """A librdkafka producer that turns every delivery into a :class:`DeliveryReport`.
 
-    ``on_report`` runs inside :meth:`poll`/:meth:`flush`/:meth:`close`, on the caller's thread.
+    ``on_report`` (if any) runs inside :meth:`poll`/:meth:`flush`/:meth:`close`, on the caller's
+    thread; :meth:`send` also returns each message's :class:`Delivery`.
     """
 
-    def __init__(self, config: ClientConfig, on_report: Callable[[DeliveryReport], None],
+    def __init__(self, config: ClientConfig,
+                 on_report: Callable[[DeliveryReport], None] | None = None,
                  defaults: dict[str, object] | None = None,
                  on_notice: Callable[[str], None] | None = None) -> None:
         self.config = config
-        self._on_report = on_report
+        self.on_report = on_report
+        self._closed = False
         self._on_notice = on_notice or (lambda _msg: None)
         self._defaults = {**producer_defaults(config), **(defaults or {})}
         self._client: _RdProducer | None = None
         self._raw: RawProducer | None = None  # for header names confluent-kafka cannot send
         self._seq = 0
+        self._next_poll = 0.0
         self._fatal: KafkaError | None = None
         self._partitions: dict[str, int] = {}
         #: A broker has answered this producer (a topic check or a metadata request).
@@ -187,6 +306,10 @@ class Producer:
     @property
     def client(self) -> _RdProducer:
         if self._client is None:
+            if self._closed:
+                raise UsageError("send() or partitions() after close(): this Producer is closed",
+                                 "create a new Producer, or send before close() / the end of "
+                                 "the with block")
             props = base_properties(self.config, self._defaults)
             props["error_cb"] = self._error_cb
             self._client = make_client(_RdProducer, props)
@@ -212,66 +335,105 @@ class Producer:
                              "partitions", f"use --partition between 0 and {count - 1}")
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
-             headers: list[tuple[str, bytes | None]] | None = None, partition: int | None = None,
-             timestamp: int | None = None, pending: Pending | None = None) -> int:
-        """Queue one message; its report arrives later, to the producer's ``on_report`` — or,
-        with ``pending``, into that :class:`Pending` (which forwards it to its ``to``).
-        Returns its sequence number."""
-        unusual = False
-        try:
-            checked = [(check_header_name(n), v) for n, v in headers] if headers else None
-        except UnusualHeaderName:
-            checked, unusual = None, True
-        if self._fatal is not None:
+             headers: Headers | None = None, partition: int | None = None,
+             timestamp: int | None = None) -> Delivery:
+        """Queue one message and return its :class:`Delivery` (nothing waits here unless the
+        local queue is full); its report also goes to ``on_report``. ``value=None`` is a
+        tombstone. The topic is checked at its first message (an unknown topic fails now, not
+        after librdkafka's 30 s).
+
+        kpoc's one produce path (library, CLI, console, demo), written as a single Python frame
+        that calls librdkafka's produce() positionally: the rare cases (bad types, a topic's
+        first message, headers, a partition, a timestamp, a full queue) branch off it."""
+        client = self._client
+        if client is None or self._fatal is not None:
             self._recover_if_fatal()
-        seq = self._seq
+            client = self.client  # UsageError once closed
+        if type(value) is not bytes:
+            bytes_or_none("value", value)
+        if key is not None and type(key) is not bytes:
+            bytes_or_none("key", key)
+        if type(topic) is not str:
+            raise UsageError(f"topic must be a str, got {type(topic).__name__}",
+                             "e.g. producer.send('teste', b'hello')")
+        if topic not in self._partitions:
+            self.partitions(topic)
+        d = _new_delivery(Delivery)
+        d.seq = seq = self._seq
         self._seq = seq + 1
-        if pending is None:
-            pending = _new_pending(Pending)
-            pending.to = self._on_report
-        pending.seq, pending.topic, pending.key = seq, topic, key
-        pending.start, pending.report = time.perf_counter(), None
-        if unusual:
-            self._send_raw(topic, value, key, headers or [], partition, timestamp, pending)
-            return seq
-        # Positional (topic, value, key, partition, callback): keyword parsing costs per call;
-        # partition -1 is librdkafka's "let the partitioner choose".
-        args = (topic, value, key, -1 if partition is None else partition, pending)
+        d.topic = topic  # one store a line: no tuple built and unpacked per message
+        d.key = key
+        d.producer = self
+        d.status = "pending"
+        d.partition = partition
+        d.offset = d.latency_ms = d.error = d.error_code = None
+        if headers or partition is not None or timestamp is not None:
+            self._send_with(client, d, value, headers, timestamp)
+        else:
+            try:
+                # Positional (topic, value, key, partition, callback): keyword parsing costs per
+                # call; partition -1 is librdkafka's "let the partitioner choose".
+                client.produce(topic, value, key, -1, d)
+            except (BufferError, KafkaException):
+                self._produce_retrying(client, d, (topic, value, key, -1, d), {})
+        now = _monotonic()
+        if now >= self._next_poll:
+            # Serve the reports that have arrived, at most every POLL_INTERVAL: a poll(0) costs
+            # more than a produce() (it releases and retakes the GIL), a send after a pause
+            # still serves them at once, and flush()/close() serve the rest.
+            self._next_poll = now + POLL_INTERVAL
+            client.poll(0)
+        return d
+
+    def _send_with(self, client: _RdProducer, d: Delivery, value: bytes | None,
+                   headers: Headers | None, timestamp: int | None) -> None:
+        """:meth:`send` with headers, a partition or a timestamp."""
+        if d.partition is not None:
+            self.check_partition(d.topic, d.partition)
         kwargs: dict[str, Any] = {}
-        if checked:
-            kwargs["headers"] = checked
+        if headers:
+            try:
+                kwargs["headers"] = checked_headers(headers)
+            except UnusualHeaderName:
+                self._send_raw(d, value, headers, timestamp)
+                return
         if timestamp is not None:
             kwargs["timestamp"] = timestamp
-        client = self._client or self.client
+        args = (d.topic, value, d.key, -1 if d.partition is None else d.partition, d)
+        self._produce_retrying(client, d, args, kwargs)
+
+    @staticmethod
+    def _produce_retrying(client: _RdProducer, d: Delivery, args: tuple[Any, ...],
+                          kwargs: dict[str, Any]) -> None:
+        """produce(), serving reports while the local queue is full; a message librdkafka
+        refuses (e.g. too large) gets its failed report at once."""
         while True:
             try:
-                if kwargs:
-                    client.produce(*args, **kwargs)
-                else:
-                    client.produce(*args)
-                break
+                client.produce(*args, **kwargs)
+                return
             except BufferError:
                 client.poll(0.05)  # local queue full: serve reports to make room
             except KafkaException as exc:
-                text, name = _describe(exc.args[0])
-                pending.deliver(DeliveryReport(seq, topic, "failed", partition, None, None, key,
-                                               text, name))
-                break
-        client.poll(0)
-        return seq
+                d.error, d.error_code = _describe(exc.args[0])
+                d.status = "failed"
+                if d.producer.on_report is not None:
+                    d.producer.on_report(d)
+                return
 
-    def _send_raw(self, topic: str, value: bytes | None, key: bytes | None,
-                  headers: list[tuple[str, bytes | None]], partition: int | None,
-                  timestamp: int | None, pending: Pending) -> None:
+    def _send_raw(self, d: Delivery, value: bytes | None, headers: Headers,
+                  timestamp: int | None) -> None:
         """A record with a header name confluent-kafka cannot send, through librdkafka's C API
         (kpoc._rawproduce), in order: after every message queued before it, acknowledged
         before any queued after it."""
-        named = [(header_name_bytes(n), v) for n, v in headers]
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        named = [(header_name_bytes(n), v) for n, v in items]
         self.flush()
         if self._raw is None:
             self._raw = RawProducer(base_properties(self.config, self._defaults))
         bound = self.delivery_bound() + 2 if self.reached else self.config.timeout
-        pending(*self._raw.send(topic, value, key, named, partition, timestamp, bound))
+        start = time.monotonic()
+        err, where = self._raw.send(d.topic, value, d.key, named, d.partition, timestamp, bound)
+        d(err, _Waited(where, time.monotonic() - start))
 
     def _recover_if_fatal(self) -> None:
         """After a fatal (idempotence) error the handle is dead: report its queue, start anew."""
@@ -335,7 +497,24 @@ class Producer:
         self.reached = True
         return True
 
+    def _wait(self, delivery: Delivery, timeout: float | None) -> None:
+        """Serve reports until ``delivery`` has its own (bounded)."""
+        bound = self.delivery_bound() + 2 if timeout is None else timeout
+        deadline = time.monotonic() + bound
+        while delivery.status == "pending":
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise KafkaUnavailable(
+                    f"no delivery report within {bound:g}s",
+                    "wait longer (result(timeout=…)) or check `kpoc cluster status`")
+            self.poll(min(0.1, left))
+
     def close(self) -> None:
+        """Flush, report whatever is left as failed, release the handle. Idempotent; nothing
+        can be sent afterwards."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.flush()
         except KeyboardInterrupt:
