@@ -3,9 +3,9 @@
 Reliable by default (``acks=all``, idempotence on) and bounded: an unreachable cluster fails
 within kpoc's timeout, while a message whose partition is only leaderless for a while (brokers
 restarting) waits up to :data:`DELIVERY_TIMEOUT_MS` rather than time out and risk being written
-twice (see there). Every
-message ends in exactly one :class:`DeliveryReport`: delivered, failed, or possibly persisted
-(timed out in flight: the broker may have it). Nothing is dropped silently, even on close.
+twice (see there). Every message ends in exactly one :class:`DeliveryReport`: delivered,
+failed, or possibly persisted (timed out in flight: the broker may have it). Nothing is dropped
+silently, even on close.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ PARTITIONING: dict[str, object] = {"partitioner": "murmur2_random"}
 #: What kpoc sets unless the user overrides it with -X: the Java client's safe defaults.
 RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": True,
                                         **PARTITIONING}
+
 
 def parse_header(text: str) -> tuple[str, bytes]:
     """``key=value`` → (key, value bytes); the value may be empty, the key may not.
@@ -181,8 +182,7 @@ class Delivery(DeliveryReport):
 
     The report is this object itself, filled in place: one object per message, created without
     a Python ``__init__`` call, no clock read or round() of kpoc's and no second call in the
-    callback — this runs a few
-    hundred thousand times a second."""
+    callback: this runs a few hundred thousand times a second."""
 
     __slots__ = ("producer",)
     producer: Producer
