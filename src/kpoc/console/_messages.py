@@ -368,7 +368,8 @@ class Sender:
 
     def send(self, topic: str, records: Iterable[Record], keep_partition: bool = False,
              partition: int | None = None) -> list[dict[str, Any]]:
-        """Produce and wait for every report; raises DeliveryError if any message failed."""
+        """Produce and wait for every report; raises DeliveryError if any message failed.
+        A record's timestamp (an import's) is kept; one without gets the time it is sent."""
         validate_topic_name(topic)
         reports: list[DeliveryReport] = []
         # A web request answers within the console's bound: an outage reports the messages
@@ -384,7 +385,8 @@ class Sender:
                 if target is not None and not 0 <= target < count:
                     raise UsageError(f"partition {target} out of range: {topic!r} has {count} "
                                      "partitions", "untick 'keep partition' or fix the file")
-                producer.send(topic, rec.value, rec.key, list(rec.headers) or None, target)
+                producer.send(topic, rec.value, rec.key, list(rec.headers) or None, target,
+                              rec.timestamp)
                 sent += 1
             producer.flush()
         failed = [r for r in reports if not r.ok]
