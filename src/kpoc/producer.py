@@ -332,7 +332,7 @@ class Producer:
         count = self.partitions(topic)
         if not 0 <= partition < count:
             raise UsageError(f"partition {partition} out of range: {topic!r} has {count} "
-                             "partitions", f"use --partition between 0 and {count - 1}")
+                             "partitions", f"use a partition between 0 and {count - 1}")
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
              headers: Headers | None = None, partition: int | None = None,
