@@ -45,7 +45,7 @@ from typing import Any
 from .config import ClientConfig
 from .errors import KpocError
 
-__all__ = ["UnreadableRecord", "message_headers", "reread_headers"]
+__all__ = ["UnreadableRecord", "message_headers", "new_handle", "reread_headers"]
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
@@ -234,26 +234,42 @@ def _header(name: int, value: int, value_size: int,
     return cut.decode("utf-8", "surrogateescape"), raw
 
 
+def new_handle(kind: int, properties: dict[str, Any], dr_msg_cb: Any = None) -> int:
+    """A librdkafka handle (``kind`` 0: producer, 1: consumer) on the library confluent-kafka
+    loaded, from ``properties``' string values, its log lines off the user's terminal (as kpoc's
+    other clients) and, for a producer, ``dr_msg_cb`` as its delivery callback;
+    :class:`KpocError` naming what librdkafka refused. ``rd_kafka_destroy`` it."""
+    lib = _lib()
+    errbuf = ctypes.create_string_buffer(512)
+    conf = lib.rd_kafka_conf_new()
+    for k, v in _scalar_properties(properties).items():
+        if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), errbuf, len(errbuf)) != 0:
+            lib.rd_kafka_conf_destroy(conf)
+            raise KpocError(f"property {k}: {errbuf.value.decode(errors='replace')}",
+                            "fix the -X setting")
+    if dr_msg_cb is not None:
+        lib.rd_kafka_conf_set_dr_msg_cb(conf, ctypes.cast(dr_msg_cb, ctypes.c_void_p))
+    lib.rd_kafka_conf_set_log_cb(conf, None)
+    rk: int | None = lib.rd_kafka_new(kind, conf, errbuf, len(errbuf))
+    if not rk:
+        lib.rd_kafka_conf_destroy(conf)
+        raise KpocError(f"cannot create a {('producer', 'consumer')[kind]}: "
+                        f"{errbuf.value.decode(errors='replace')}", "check the -X settings")
+    return rk
+
+
 def reread_headers(config: ClientConfig, topic: str, partition: int, offset: int) -> Headers:
     """The headers of the record at ``topic[partition]@offset``, names as surrogate-escaped
     text; bounded by ``config.timeout``."""
     from ._client import base_properties
 
     lib = _lib()
-    conf = lib.rd_kafka_conf_new()
-    errbuf = ctypes.create_string_buffer(512)
-    props = _scalar_properties(base_properties(config, {"group.id": "kpoc-reread"}))
+    props = base_properties(config, {"group.id": "kpoc-reread"})
     props.update({"enable.auto.commit": "false", "enable.partition.eof": "false"})
-    for k, v in props.items():
-        if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), errbuf, len(errbuf)) != 0:
-            lib.rd_kafka_conf_destroy(conf)
-            raise UnreadableRecord(topic, partition, offset,
-                                   f"property {k}: {errbuf.value.decode(errors='replace')}")
-    lib.rd_kafka_conf_set_log_cb(conf, None)  # no log lines on the user's terminal
-    rk = lib.rd_kafka_new(1, conf, errbuf, len(errbuf))  # 1 = RD_KAFKA_CONSUMER
-    if not rk:
-        lib.rd_kafka_conf_destroy(conf)
-        raise UnreadableRecord(topic, partition, offset, errbuf.value.decode(errors="replace"))
+    try:
+        rk = new_handle(1, props)
+    except KpocError as exc:
+        raise UnreadableRecord(topic, partition, offset, exc.message) from exc
     try:
         lib.rd_kafka_poll_set_consumer(rk)
         tps = lib.rd_kafka_topic_partition_list_new(1)

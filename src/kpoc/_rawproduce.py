@@ -21,8 +21,7 @@ from typing import Any
 from confluent_kafka import KafkaError
 
 from ._kafka_errors import NO_REPORT
-from ._rawheaders import _lib, _Message, _scalar_properties
-from .errors import KpocError
+from ._rawheaders import _lib, _Message, new_handle
 
 __all__ = ["RawDelivery", "RawProducer"]
 
@@ -71,25 +70,11 @@ class RawProducer:
     :meth:`close`): its handle is destroyed there."""
 
     def __init__(self, properties: dict[str, Any]) -> None:
-        self._lib = lib = _lib()
+        self._lib = _lib()
         self._report: tuple[int, int, int] | None = None
         self._callback = _DeliveryCallback(self._on_delivery)  # kept alive with the handle
-        errbuf = ctypes.create_string_buffer(512)
-        conf = lib.rd_kafka_conf_new()
-        for k, v in _scalar_properties(properties).items():
-            if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), errbuf, len(errbuf)) != 0:
-                lib.rd_kafka_conf_destroy(conf)
-                raise KpocError(f"property {k}: {errbuf.value.decode(errors='replace')}",
-                                "fix the -X setting")
-        lib.rd_kafka_conf_set_dr_msg_cb(conf, ctypes.cast(self._callback, ctypes.c_void_p))
-        # No log lines on the user's terminal (as kpoc's other clients): failures come back
-        # as delivery reports.
-        lib.rd_kafka_conf_set_log_cb(conf, None)
-        self._rk = lib.rd_kafka_new(_PRODUCER, conf, errbuf, len(errbuf))
-        if not self._rk:
-            lib.rd_kafka_conf_destroy(conf)
-            raise KpocError(f"cannot create a producer: "
-                            f"{errbuf.value.decode(errors='replace')}", "check the -X settings")
+        # Failures come back as delivery reports, not log lines.
+        self._rk: int | None = new_handle(_PRODUCER, properties, self._callback)
 
     def __enter__(self) -> RawProducer:
         return self
