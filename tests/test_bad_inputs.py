@@ -187,6 +187,9 @@ ROWS: list[Row] = [
         "invalid --from 'yesterday'", 2),
     Row("consume-partition-beyond-count", ["consume", "-t", "{topic}", "-p", "7", "-e", "-q"],
         "partition 7 out of range", 2, bound=30),
+    # confluent-kafka asserted on librdkafka's missing consumer queue: the process aborted
+    Row("consume-empty-group", ["consume", "-t", "{topic}", "-e", "-q", "-g", ""],
+        "the group id is empty", 2),
     Row("consume-count-zero", ["consume", "-t", "{topic}", "-n", "0", "-q"],
         "--count must be ≥ 1", 2, bound=30),
     Row("stdout-on-a-full-disk", ["consume", "-t", "{topic}", "-g", "{unique}", "--from",

@@ -206,6 +206,11 @@ class Consumer:
                  ) -> None:
         if not topics:
             raise UsageError("no topic given", "e.g. kpoc consume teste")
+        if str(config.properties.get("group.id", group)) == "":
+            # librdkafka makes no consumer queue without a group and confluent-kafka asserts
+            # on that: the process aborted (-g '' in the bad-input fuzz test).
+            raise UsageError("the group id is empty",
+                             f"give -g NAME, or leave -g out for the group {DEFAULT_GROUP!r}")
         self.config = config
         self.topics = topics
         self.group = group
