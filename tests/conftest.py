@@ -3,7 +3,9 @@
 Set KPOC_BOOTSTRAP_SERVERS to test against a cluster you run yourself (tests that need to kill
 or restart nodes are then skipped). Otherwise a 3-node cluster is started on KPOC_TEST_PORT
 (default 29092, so it never collides with a developer's `kpoc cluster up` on 9092) in a temporary
-data dir, and destroyed at the end; only when a selected test asks for it.
+data dir, and destroyed at the end; only when a selected test asks for it. Every Kafka node the
+session starts (fixtures, `kpoc cluster up` in a test) dies with the pytest process, even on
+SIGKILL: KPOC_CLUSTER_OWNER_PID names it (see kpoc.cluster._watchdog).
 
 The fast tier (`pytest -m fast`, `make test-fast`): every test that uses none of
 ``BROKER_FIXTURES`` and is not marked ``slow`` or ``broker`` is marked ``fast`` here. A fast test
@@ -32,6 +34,10 @@ from confluent_kafka.admin import AdminClient
 from kpoc.admin import Admin
 from kpoc.cluster import LocalCluster
 from kpoc.config import ClientConfig
+
+# Set at import, before any fixture or `kpoc` subprocess starts a node: this process's, not an
+# outer pytest's (tests run pytest in pytest).
+os.environ["KPOC_CLUSTER_OWNER_PID"] = str(os.getpid())
 
 #: Fixtures that start a Kafka cluster or hand out one's address: a test using one is not fast.
 BROKER_FIXTURES = frozenset({"cluster", "chaos_cluster", "secure_cluster", "free_base_port",
@@ -168,7 +174,8 @@ def make_topic(cluster: TestCluster, unique_name: Callable[[str], str]) -> Calla
 @pytest.fixture
 def kpoc_env(cluster: TestCluster, tmp_path: Path) -> dict[str, str]:
     """Environment for a `kpoc` subprocess aimed at the test cluster."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KPOC_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("KPOC_") or k == "KPOC_CLUSTER_OWNER_PID"}
     env["KPOC_BOOTSTRAP_SERVERS"] = cluster.bootstrap_servers
     if cluster.manager is not None:
         env["KPOC_DATA_DIR"] = str(cluster.manager.data_dir)

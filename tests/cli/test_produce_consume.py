@@ -70,6 +70,20 @@ def test_envelope_round_trip_is_lossless(run_kpoc, make_topic, cluster):
 
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="Debian's kcat is not installed")
+def test_text_and_format_tell_a_null_header_from_an_empty_one(run_kpoc, make_topic, cluster):
+    """A null header value is the bare name, an empty one ``name=`` (-o json aside)."""
+    topic = make_topic(1, 3)
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    p.produce(topic, value=b"v", headers=[("gone", None), ("blank", b""), ("x", b"1")])
+    assert p.flush(20) == 0
+    fmt = run_kpoc("consume", topic, "-e", "-g", "fmt", "-q", "-f", "%h\\n")
+    assert fmt.stdout == "gone,blank=,x=1\n", fmt.stderr
+    human = run_kpoc("consume", topic, "-e", "-g", "human", "-q")
+    assert "headers=gone,blank=,x=1" in human.stdout, human.stderr
+
+
 def test_interop_with_kcat_both_ways(run_kpoc, make_topic, cluster):
     topic = make_topic(1, 3)
     assert run_kpoc("produce", "-t", topic, "-k", "from-kpoc", "-H", "x=1", "-H", "x=2",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kpoc.cli._text import check_format, escape_bytes, format_record, human_record, unescape
+from kpoc.cli._text import (
+    check_format,
+    escape_bytes,
+    format_headers,
+    format_record,
+    human_record,
+    unescape,
+)
 from kpoc.envelope import Record
 from kpoc.errors import UsageError
 
@@ -42,3 +49,11 @@ def test_human_record_shows_null_value_and_headers():
     r = Record(value=None, key=None, headers=(("x", b"<b>"),), topic="t", partition=0, offset=1)
     text = human_record(r)
     assert "(null)" in text and "headers=x=<b>" in text and "t [0] @ 1" in text
+
+
+def test_headers_tell_null_from_empty_and_stay_escaped():
+    headers = (("gone", None), ("blank", b""), ("h", b"1"), ("h\x1b", b"\x1b"))
+    assert format_headers(headers) == "gone,blank=,h=1,h\\x1b=\\x1b"
+    r = Record(value=b"v", headers=headers, topic="t", partition=0, offset=0)
+    assert format_record("%h", r) == format_headers(headers)
+    assert "headers=" + format_headers(headers) in human_record(r)

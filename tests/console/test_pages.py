@@ -83,6 +83,15 @@ def test_xss_message_key_value_and_headers_render_as_text(client, cluster, make_
         '<script src="/static/chart.js" defer>', '<script src="/static/app.js" defer>']
 
 
+def test_a_null_header_shows_no_equals_sign_and_an_empty_one_does(client, cluster, make_topic):
+    """As in `kpoc consume`: a null value is the name alone (marked null), an empty one name=."""
+    topic = make_topic(1)
+    produce(cluster.bootstrap_servers, topic, ["v"], headers=[("gone", None), ("blank", b"")])
+    html = client.get(f"/topics/{topic}/messages").text
+    assert '<code>gone</code> <span class="muted">null</span>' in html
+    assert "<code>blank</code>=</div>" in html
+
+
 def test_acl_page_without_an_authorizer_says_so(client):
     page = client.get("/acls")
     assert page.status_code == 200 and "No ACLs." in page.text

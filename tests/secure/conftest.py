@@ -58,7 +58,8 @@ class SecureCluster:
         }
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KPOC_")}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("KPOC_") or k == "KPOC_CLUSTER_OWNER_PID"}
         # PYTHONFAULTHANDLER: should librdkafka ever crash the CLI, the Python stack is shown.
         env.update(KPOC_DATA_DIR=str(self.data_dir), NO_COLOR="1", PYTHONFAULTHANDLER="1")
         return env

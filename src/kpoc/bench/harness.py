@@ -562,7 +562,8 @@ def run(
         if data_dir is None:
             tmp = tempfile.mkdtemp(prefix="kpoc-bench-")
             data_dir = Path(tmp) / "cluster"
-        own = LocalCluster(data_dir)
+        # Destroyed at the end unless kept: then it also dies with us, even on SIGKILL.
+        own = LocalCluster(data_dir, owner=None if keep_cluster else os.getpid())
         progress(f"starting a 3-node cluster on port {port} in {data_dir}")
         try:
             bootstrap, _ = own.up(nodes=3, port=port, timeout=120)

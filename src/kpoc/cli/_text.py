@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from ..envelope import Record
@@ -64,6 +65,14 @@ def check_format(fmt: str) -> str:
     return unescape(fmt)
 
 
+def format_headers(headers: Iterable[tuple[str, bytes | None]]) -> str:
+    """Headers on one line, ``name=value`` joined by commas, in order (repeats kept). A null
+    value is the bare name, an empty one ``name=``: how kcat's ``-P -H`` reads them back (kcat's
+    ``-C`` shows ``name=NULL``, which a value "NULL" also shows)."""
+    return ",".join(escape_text(k) if v is None else f"{escape_text(k)}={escape_bytes(v)}"
+                    for k, v in headers)
+
+
 def format_record(fmt: str, r: Record) -> str:
     """kcat's -f: %t %p %o %k %s %T %h %K %S %% (values escaped for the terminal)."""
     def sub(m: re.Match[str]) -> str:
@@ -85,7 +94,7 @@ def format_record(fmt: str, r: Record) -> str:
         if tok == "T":
             return str(r.timestamp if r.timestamp is not None else -1)
         if tok == "h":
-            return ",".join(f"{escape_text(k)}={escape_bytes(v)}" for k, v in r.headers)
+            return format_headers(r.headers)
         return "%"
 
     return _TOKEN.sub(sub, fmt)
@@ -97,7 +106,6 @@ def human_record(r: Record) -> str:
     if r.key is not None:
         parts.append(f"key={escape_bytes(r.key)}")
     if r.headers:
-        parts.append("headers=" + ",".join(f"{escape_text(k)}={escape_bytes(v)}"
-                                           for k, v in r.headers))
+        parts.append("headers=" + format_headers(r.headers))
     value = "(null)" if r.value is None else escape_bytes(r.value)
     return "  ".join(parts) + "\n  " + value

@@ -60,7 +60,8 @@ def _stop_on_signals(consumer: Consumer | ShareReader, quiet: bool) -> None:
 @click.option("-e", "--exit-at-end", is_flag=True,
               help="Stop when every assigned partition is drained (works in group mode too).")
 @click.option("-f", "--format", "fmt", metavar="FMT",
-              help="kcat-style line format, e.g. '%t [%p] @%o: %k %s\\n'.")
+              help="kcat-style line format, e.g. '%t [%p] @%o: %k %s\\n'; %h is "
+                   "name=value,… with a null header value as the bare name.")
 @click.option("-q", "--quiet", is_flag=True, help="No group events on stderr.")
 @group_protocol_option
 @click.option("--share-group", metavar="NAME", envvar="KPOC_SHARE_GROUP",

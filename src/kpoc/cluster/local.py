@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ from ._state import (
 from .mock import stop_mock
 
 DEFAULT_PORT = 9092
+_WATCHDOG = str(Path(__file__).with_name("_watchdog.py"))
 DEFAULT_TIMEOUT = 90.0
 _JVM_FLAGS = [
     "-XX:+UseG1GC",
@@ -83,6 +85,16 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
+def _owner_pid(env: Mapping[str, str]) -> int | None:
+    text = env.get("KPOC_CLUSTER_OWNER_PID", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"KPOC_CLUSTER_OWNER_PID={text!r} is not a process id",
+                         "set it to the pid the cluster must not outlive, or unset it")
+    return int(text)
+
+
 def _pid_alive(pid: int, marker: str) -> bool:
     """True if ``pid`` runs and its command line mentions ``marker`` (guards pid reuse)."""
     try:
@@ -107,9 +119,15 @@ def tail(path: Path, lines: int = 20) -> list[str]:
 class LocalCluster:
     """Start, stop and inspect a local cluster rooted at ``data_dir``."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None,
+                 owner: int | None = None) -> None:
+        """``owner``: the pid of a process the nodes this object starts must not outlive (a
+        test session; default ``KPOC_CLUSTER_OWNER_PID``, else none: `kpoc cluster up`'s nodes
+        outlive the CLI). A watchdog SIGKILLs each such node within a second of its owner's end,
+        SIGKILL of the owner included."""
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.env = dict(os.environ if env is None else env)
+        self.owner = owner if owner is not None else _owner_pid(self.env)
         self.state_path = self.data_dir / STATE_FILE
         self._warmups: list = []  # in-flight warm-up requests of _wait_ready
 
@@ -336,13 +354,28 @@ class LocalCluster:
             f"-Dkafka.logs.dir={d / 'logs'}",
             "-cp", f"{libs}/*", "kafka.Kafka", str(d / "server.properties"),
         ]
-        # Double fork through sh so the JVM is re-parented away from us: no zombie when a
-        # long-lived caller (a test session, the console) outlives a killed node.
-        launcher = subprocess.run(
-            ["sh", "-c", 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!', "sh",
-             str(d / "logs" / "stdout.log"), *cmd],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, timeout=30,
-        )
+        log = str(d / "logs" / "stdout.log")
+        if self.owner is not None:
+            # The watchdog forks away from us too, and stays the JVM's parent (see _watchdog).
+            launcher = subprocess.run(
+                [sys.executable, "-I", "-S", _WATCHDOG, str(self.owner), log, *cmd],
+                stdin=subprocess.DEVNULL, capture_output=True, start_new_session=True,
+                timeout=30,
+            )
+            if launcher.returncode != 0 or not launcher.stdout.strip():
+                why = launcher.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                raise ClusterError(f"node {n.node_id} did not start: "
+                                   f"{why[0] if why else 'the watchdog failed'}",
+                                   "check KPOC_CLUSTER_OWNER_PID names a running process")
+        else:
+            # Double fork through sh so the JVM is re-parented away from us: no zombie when a
+            # long-lived caller (a test session, the console) outlives a killed node.
+            launcher = subprocess.run(
+                ["sh", "-c", 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!', "sh",
+                 log, *cmd],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                timeout=30,
+            )
         (d / "pid").write_text(launcher.stdout.decode().strip() + "\n")
 
     def _wait_ready(self, st: ClusterState, started: list[int], deadline: float,
