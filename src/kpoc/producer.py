@@ -211,18 +211,24 @@ class Delivery(DeliveryReport):
         only for a slot never set); a pending message has none of them yet."""
         if name not in _FROM_MESSAGE:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        status = self.status
-        if status == "pending":
+        if self.status == "pending":
             return False if name == "ok" else None
-        msg = self._msg
+        self._read_message()
+        return getattr(self, name)
+
+    def _read_message(self) -> None:
+        """Fill in the fields from librdkafka's message, and let the message go."""
+        msg, self._msg = self._msg, None
+        if msg is None:
+            return
         # librdkafka's own time from produce() to this report (taken as it built ``msg``).
         latency = msg.latency()
         self.latency_ms = None if latency is None else latency * 1000
         self.partition = msg.partition()
-        self.offset = msg.offset() if status == "delivered" else None
-        if status == "delivered":
+        delivered = self.status == "delivered"
+        self.offset = msg.offset() if delivered else None
+        if delivered:
             self.error = self.error_code = None
-        return getattr(self, name)
 
     @property
     def report(self) -> DeliveryReport | None:
