@@ -215,13 +215,16 @@ def test_aio_delivery_is_a_future_asyncio_accepts(cluster, make_topic):
             with pytest.raises(asyncio.InvalidStateError):
                 first.result()
             ran: list[str] = []
+            # Each callback runs in its own copy of the context it was added from.
+            first.add_done_callback(lambda d: where.set("leaked"))
+            first.add_done_callback(lambda d: ran.append(where.get()))
             where.set("sender")
             first.add_done_callback(lambda d: ran.append(where.get()))
             first.add_done_callback(lambda d: 1 / 0)
             report = await asyncio.wait_for(first, 30)
             assert report is first and report.ok and report.offset is not None
             await asyncio.sleep(0)
-            assert ran == ["sender"]
+            assert ran == ["loop", "sender"] and where.get() == "sender"
             assert isinstance(handled[0]["exception"], ZeroDivisionError)
             more = [p.send(topic, b"m%d" % i) for i in range(3)]
             done, pending = await asyncio.wait(more, timeout=30)
@@ -234,6 +237,8 @@ def test_aio_delivery_is_a_future_asyncio_accepts(cluster, make_topic):
             assert cancelled.cancel() and cancelled.cancelled() and cancelled.done()
             with pytest.raises(asyncio.CancelledError):
                 await cancelled
+            gathered = await asyncio.gather(cancelled, return_exceptions=True)
+            assert isinstance(gathered[0], asyncio.CancelledError)
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(p.send(topic, b"timed out"), 0)
 

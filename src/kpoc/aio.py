@@ -20,7 +20,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextvars import Context, copy_context
-from typing import Any, cast
+from typing import Any
 
 from confluent_kafka import KafkaError
 
@@ -35,6 +35,13 @@ __all__ = ["Consumer", "Delivery", "Producer"]
 
 
 _PENDING, _CANCELLED, _FINISHED = "PENDING", "CANCELLED", "FINISHED"
+
+#: A waiter's context that was a copy of an empty one: it runs in a new empty context.
+_EMPTY = None
+
+
+def _context(context: Context | None) -> Context:
+    return Context() if context is _EMPTY else context
 
 
 class Delivery(_producer.Delivery):
@@ -54,22 +61,25 @@ class Delivery(_producer.Delivery):
     runs the callbacks of every report served in one loop callback (:meth:`Producer._resolve`).
     Measured with 100k sends awaited by ``asyncio.gather`` (README, Python API speed)."""
 
-    __slots__ = ("_asyncio_future_blocking", "_callback", "_context", "_exception", "_more",
-                 "_state")
+    __slots__ = ("_asyncio_future_blocking", "_callback", "_cancel_message", "_context",
+                 "_exception", "_more", "_state")
     producer: _Sync
     #: Set by asyncio while a task waits on this future (the duck-typed Future protocol).
     _asyncio_future_blocking: bool
     #: The first waiter's callback not yet called, and its context (the one waiter of nearly
-    #: every message: gather's or a task's); None when there is none.
+    #: every message: gather's or a task's); None when there is none. _EMPTY: a new empty
+    #: context (see add_done_callback).
     _callback: Callable[[Delivery], object] | None
     _context: Context | None
     #: (callback, context) of every further waiter, if any.
-    _more: list[tuple[Callable[[Delivery], object], Context]] | None
+    _more: list[tuple[Callable[[Delivery], object], Context | None]] | None
     #: The future's state, as asyncio.Future's: FINISHED once :meth:`Producer._resolve` has
     #: handed the report on (on the loop: a report served by flush() in the executor is not
     #: yet), or CANCELLED.
     _state: str
     _exception: DeliveryError
+    #: cancel()'s message (set by cancel(); asyncio.gather reads it by this name).
+    _cancel_message: object
 
     # A future is itself, not its value: equal only to itself, and hashable (gather keys by it).
     __eq__ = object.__eq__
@@ -95,6 +105,8 @@ class Delivery(_producer.Delivery):
 
     def result(self) -> DeliveryReport:  # type: ignore[override]  # asyncio's, not the sync wait
         """The report of a delivered message; raises what ``await`` raises."""
+        if self._state == _FINISHED and self.status == "delivered":
+            return self
         exc = self.exception()
         if exc is not None:
             raise exc
@@ -105,7 +117,7 @@ class Delivery(_producer.Delivery):
         if state == _FINISHED:
             return None if self.status == "delivered" else self._error()
         if state == _CANCELLED:
-            raise asyncio.CancelledError
+            raise self._make_cancelled_error()
         raise asyncio.InvalidStateError("the delivery report has not arrived yet")
 
     def _error(self) -> DeliveryError:
@@ -124,16 +136,26 @@ class Delivery(_producer.Delivery):
         ``on_report``); False once it has arrived."""
         if self._state != _PENDING:
             return False
-        self._state = _CANCELLED
+        self._state, self._cancel_message = _CANCELLED, msg
         self._schedule_callbacks()
         return True
+
+    def _make_cancelled_error(self) -> asyncio.CancelledError:
+        """What awaiting a cancelled future raises (asyncio.gather asks for it by this name)."""
+        msg = self._cancel_message
+        return asyncio.CancelledError() if msg is None else asyncio.CancelledError(msg)
 
     def add_done_callback(self, fn: Callable[[Delivery], object], *,
                           context: Context | None = None) -> None:
         if context is None:
             context = copy_context()
-        if self.done():
-            self.get_loop().call_soon(fn, self, context=context)
+            if not context:
+                # No context variable is set (most programs): kept as None, and the callback
+                # runs in a new empty context, which is the same to it, without a context
+                # object per message kept alive for the garbage collector (~1 µs each).
+                context = _EMPTY
+        if self._state != _PENDING:
+            self.get_loop().call_soon(fn, self, context=_context(context))
         elif self._callback is None:
             self._callback, self._context = fn, context
         elif self._more is None:
@@ -162,9 +184,8 @@ class Delivery(_producer.Delivery):
         """Every callback not yet called, with its context, and none left behind."""
         fn, context, more = self._callback, self._context, self._more
         self._callback = self._context = self._more = None
-        if fn is None or context is None:
-            return more or []
-        return [(fn, context)] if more is None else [(fn, context), *more]
+        first = [] if fn is None else [(fn, _context(context))]
+        return first + [(f, _context(c)) for f, c in more or ()]
 
     def _schedule_callbacks(self) -> None:
         """Each waiter's callback as its own loop handle, as asyncio.Future does (cancel())."""
@@ -174,16 +195,20 @@ class Delivery(_producer.Delivery):
 
     def _run_callbacks(self) -> None:
         """Run each waiter's callback now, in its context, its exception to the loop's handler
-        (as a loop handle would): :meth:`Producer._resolve`, in a loop callback."""
-        for fn, context in self._waiters():
+        (as a loop handle would): :meth:`Producer._resolve`, in a loop callback. Nothing is
+        built for the one waiter of nearly every message."""
+        fn, context, more = self._callback, self._context, self._more
+        self._callback = self._context = self._more = None
+        while fn is not None:
             try:
-                context.run(fn, self)
+                (Context() if context is _EMPTY else context).run(fn, self)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self.get_loop().call_exception_handler(
                     {"message": "Exception in a kpoc.aio.Delivery callback", "exception": exc,
                      "future": self})
+            fn, context = more.pop(0) if more else (None, None)
 
 
 class _Sync(api.Producer):
@@ -213,7 +238,6 @@ class Producer:
                            on_report=self._ready.append)
         self._send = self._sync.send
         self.on_report = on_report
-        self._in_flight = 0
         #: The next poll of the loop while messages are in flight.
         self._tick: asyncio.TimerHandle | None = None
 
@@ -233,11 +257,11 @@ class Producer:
         served, in one batch."""
         if self._tick is None:
             self._start()
-        d = cast(Delivery, self._send(topic, value, key, headers, partition, timestamp))
+        d: Delivery = self._send(topic, value, key, headers, partition,  # type: ignore[assignment]
+                                 timestamp)
         d._asyncio_future_blocking = False
         d._state = _PENDING
         d._callback = d._context = d._more = None
-        self._in_flight += 1
         return d
 
     async def partitions(self, topic: str) -> int:
@@ -261,7 +285,7 @@ class Producer:
         self._resolve()
         loop = self._sync.loop
         self._tick = (loop.call_later(POLL_INTERVAL, self._poll)
-                      if self._in_flight and loop is not None else None)
+                      if self._sync.in_flight() and loop is not None else None)
 
     def _resolve(self) -> None:
         """Hand every report served so far to ``on_report`` and run its waiters' callbacks.
@@ -269,7 +293,6 @@ class Producer:
         Runs as a loop callback, never inside a task (a task's wake-up callback must not run
         inside another task), so :meth:`flush` and :meth:`close` schedule it."""
         ready, on_report = self._ready, self.on_report
-        self._in_flight -= len(ready)
         while ready:
             d = ready.popleft()
             if on_report is not None:

@@ -479,6 +479,11 @@ class Producer:
         self._on_notice(f"producer hit a fatal error ({err.name()}: {err.str()}); every message "
                         "in flight was reported failed and a new producer was created")
 
+    def in_flight(self) -> int:
+        """Messages sent whose report has not been served yet (librdkafka's queue length)."""
+        client = self._client
+        return 0 if client is None else len(client)
+
     def poll(self, timeout: float = 0) -> None:
         if self._client is not None:
             self._client.poll(timeout)
