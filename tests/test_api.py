@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import signal
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def test_public_names_are_explicit():
     assert {"Producer", "Consumer", "Admin", "DeliveryReport", "Record", "KpocError"} <= set(
         kpoc.__all__)
     assert all(hasattr(kpoc, n) for n in kpoc.__all__)
-    assert aio.__all__ == ["Consumer", "Producer"]
+    assert aio.__all__ == ["Consumer", "Delivery", "Producer"]
 
 
 def test_send_result_and_consume_round_trip(cluster, make_topic, unique_name):
@@ -193,6 +194,57 @@ def test_aio_concurrent_sends_and_async_for(cluster, make_topic, unique_name):
     reports, got = asyncio.run(asyncio.wait_for(main(), 120))
     assert all(r.ok for r in reports) and len({r.seq for r in reports}) == 2000
     assert sorted(r.value or b"" for r in got) == sorted(b"a%d" % i for i in range(2000))
+
+
+def test_aio_delivery_is_a_future_asyncio_accepts(cluster, make_topic):
+    """kpoc.aio's send() returns a future of the kind asyncio takes (isfuture): wait_for, wait,
+    as_completed and ensure_future work; done callbacks run in the context they were added
+    from, a failing one goes to the loop's exception handler; cancelling stops the wait, not
+    the message (its report still reaches on_report)."""
+    topic = make_topic()
+    seen: list[DeliveryReport] = []
+    where = contextvars.ContextVar("where", default="loop")
+    handled: list[dict[str, object]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: handled.append(ctx))
+        async with aio.Producer(cluster.bootstrap_servers, on_report=seen.append) as p:
+            first = p.send(topic, b"first")
+            assert asyncio.isfuture(first) and asyncio.ensure_future(first) is first
+            assert not first.done() and first.report is None
+            with pytest.raises(asyncio.InvalidStateError):
+                first.result()
+            ran: list[str] = []
+            # Each callback runs in its own copy of the context it was added from.
+            first.add_done_callback(lambda d: where.set("leaked"))
+            first.add_done_callback(lambda d: ran.append(where.get()))
+            where.set("sender")
+            first.add_done_callback(lambda d: ran.append(where.get()))
+            first.add_done_callback(lambda d: 1 / 0)
+            report = await asyncio.wait_for(first, 30)
+            assert report is first and report.ok and report.offset is not None
+            await asyncio.sleep(0)
+            assert ran == ["loop", "sender"] and where.get() == "sender"
+            assert isinstance(handled[0]["exception"], ZeroDivisionError)
+            more = [p.send(topic, b"m%d" % i) for i in range(3)]
+            done, pending = await asyncio.wait(more, timeout=30)
+            assert done == set(more) and not pending
+            assert [d.exception() for d in more] == [None, None, None]
+            later = [p.send(topic, b"late%d" % i) for i in range(3)]
+            assert {(await d).seq for d in asyncio.as_completed(later, timeout=30)} == {
+                d.seq for d in later}
+            cancelled = p.send(topic, b"cancelled")
+            assert cancelled.cancel() and cancelled.cancelled() and cancelled.done()
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+            gathered = await asyncio.gather(cancelled, return_exceptions=True)
+            assert isinstance(gathered[0], asyncio.CancelledError)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(p.send(topic, b"timed out"), 0)
+
+    asyncio.run(asyncio.wait_for(main(), 120))
+    # Every message, the cancelled and the timed-out ones too, was reported and delivered.
+    assert sorted(r.seq for r in seen) == list(range(9)) and all(r.ok for r in seen)
 
 
 def test_admin_from_keywords(cluster, unique_name: Callable[[str], str]):

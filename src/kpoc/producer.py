@@ -181,25 +181,54 @@ class Delivery(DeliveryReport):
     ``report`` is the report once it has arrived, whatever it says.
 
     The report is this object itself, filled in place: one object per message, created without
-    a Python ``__init__`` call, no clock read or round() of kpoc's and no second call in the
-    callback: this runs a few hundred thousand times a second."""
+    a Python ``__init__`` call (see :meth:`Producer.send`). This runs a few hundred thousand
+    times a second, so the callback only keeps librdkafka's message and sets ``status`` and
+    ``ok``; ``partition``, ``offset`` and ``latency_ms`` are read from that message the first
+    time one of them is asked for (:meth:`__getattr__`), most reports are never read."""
 
-    __slots__ = ("producer",)
+    # ``ok`` is a slot here (the base class's property would be a call per read); like every
+    # field, it is filled in by the callback or, while pending, answered by __getattr__.
+    __slots__ = ("_msg", "ok", "producer")
+    ok: bool
     producer: Producer
+    _msg: Any
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
-        # librdkafka's own time from produce() to this report (taken as it built ``msg``).
-        latency = msg.latency()
-        self.latency_ms = None if latency is None else latency * 1000
-        self.partition = msg.partition()
+        self._msg = msg
         if err is None:
-            self.status, self.offset = "delivered", msg.offset()
+            self.status = "delivered"
+            self.ok = True
         else:
+            self.ok = False
             self.error, self.error_code = _describe(err)
             self.status = "possibly_persisted" if err.code() in MAYBE_PERSISTED else "failed"
         on_report = self.producer.on_report
         if on_report is not None:
             on_report(self)
+
+    def __getattr__(self, name: str) -> Any:
+        """A field the callback left to be read from librdkafka's message (Python calls this
+        only for a slot never set); a pending message has none of them yet."""
+        if name not in _FROM_MESSAGE:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if self.status == "pending":
+            return False if name == "ok" else None
+        self._read_message()
+        return getattr(self, name)
+
+    def _read_message(self) -> None:
+        """Fill in the fields from librdkafka's message, and let the message go."""
+        msg, self._msg = self._msg, None
+        if msg is None:
+            return
+        # librdkafka's own time from produce() to this report (taken as it built ``msg``).
+        latency = msg.latency()
+        self.latency_ms = None if latency is None else latency * 1000
+        self.partition = msg.partition()
+        delivered = self.status == "delivered"
+        self.offset = msg.offset() if delivered else None
+        if delivered:
+            self.error = self.error_code = None
 
     @property
     def report(self) -> DeliveryReport | None:
@@ -221,6 +250,9 @@ class Delivery(DeliveryReport):
         return checked(self.wait(timeout))
 
 
+#: The fields of a :class:`Delivery` read from librdkafka's message when first asked for.
+_FROM_MESSAGE = frozenset({"partition", "offset", "latency_ms", "error", "error_code", "ok"})
+
 _new_delivery = object.__new__
 _monotonic = time.monotonic
 
@@ -229,17 +261,18 @@ POLL_INTERVAL = 0.001
 
 
 class _Waited(RawDelivery):
-    """Where a record sent through kpoc._rawproduce went, with the latency
-    :meth:`Delivery.__call__` reads of a confluent_kafka.Message: that send waits for the
-    report, so its latency is the wait."""
+    """The message :meth:`Delivery.__call__` is given for a send kpoc saw the end of itself: a
+    record sent through kpoc._rawproduce (its latency is the wait) or one librdkafka refused
+    at once (no latency, no offset)."""
 
     __slots__ = ("_latency",)
 
-    def __init__(self, where: RawDelivery, seconds: float) -> None:
-        super().__init__(where.partition(), where.offset())
+    def __init__(self, partition: int | None, offset: int | None,
+                 seconds: float | None) -> None:
+        super().__init__(partition, offset)
         self._latency = seconds
 
-    def latency(self) -> float:
+    def latency(self) -> float | None:
         return self._latency
 
 
@@ -278,6 +311,9 @@ class Producer:
     ``on_report`` (if any) runs inside :meth:`poll`/:meth:`flush`/:meth:`close`, on the caller's
     thread; :meth:`send` also returns each message's :class:`Delivery`.
     """
+
+    #: What :meth:`send` returns (kpoc.aio's producer sends futures).
+    delivery_class: type[Delivery] = Delivery
 
     def __init__(self, config: ClientConfig,
                  on_report: Callable[[DeliveryReport], None] | None = None,
@@ -358,17 +394,15 @@ class Producer:
                              "e.g. producer.send('teste', b'hello')")
         if topic not in self._partitions:
             self.partitions(topic)
-        d = _new_delivery(Delivery)
+        d = _new_delivery(self.delivery_class)
         d.seq = seq = self._seq
         self._seq = seq + 1
         d.topic = topic  # one store a line: no tuple built and unpacked per message
         d.key = key
         d.producer = self
         d.status = "pending"
-        d.partition = partition
-        d.offset = d.latency_ms = d.error = d.error_code = None
         if headers or partition is not None or timestamp is not None:
-            self._send_with(client, d, value, headers, timestamp)
+            self._send_with(client, d, value, headers, partition, timestamp)
         else:
             try:
                 # Positional (topic, value, key, partition, callback): keyword parsing costs per
@@ -386,20 +420,22 @@ class Producer:
         return d
 
     def _send_with(self, client: _RdProducer, d: Delivery, value: bytes | None,
-                   headers: Headers | None, timestamp: int | None) -> None:
+                   headers: Headers | None, partition: int | None,
+                   timestamp: int | None) -> None:
         """:meth:`send` with headers, a partition or a timestamp."""
-        if d.partition is not None:
-            self.check_partition(d.topic, d.partition)
+        if partition is not None:
+            self.check_partition(d.topic, partition)
+            d.partition = partition
         kwargs: dict[str, Any] = {}
         if headers:
             try:
                 kwargs["headers"] = checked_headers(headers)
             except UnusualHeaderName:
-                self._send_raw(d, value, headers, timestamp)
+                self._send_raw(d, value, headers, partition, timestamp)
                 return
         if timestamp is not None:
             kwargs["timestamp"] = timestamp
-        args = (d.topic, value, d.key, -1 if d.partition is None else d.partition, d)
+        args = (d.topic, value, d.key, -1 if partition is None else partition, d)
         self._produce_retrying(client, d, args, kwargs)
 
     @staticmethod
@@ -414,14 +450,12 @@ class Producer:
             except BufferError:
                 client.poll(0.05)  # local queue full: serve reports to make room
             except KafkaException as exc:
-                d.error, d.error_code = _describe(exc.args[0])
-                d.status = "failed"
-                if d.producer.on_report is not None:
-                    d.producer.on_report(d)
+                partition = args[3]  # -1: the partitioner's choice, none made
+                d(exc.args[0], _Waited(None if partition == -1 else partition, None, None))
                 return
 
     def _send_raw(self, d: Delivery, value: bytes | None, headers: Headers,
-                  timestamp: int | None) -> None:
+                  partition: int | None, timestamp: int | None) -> None:
         """A record with a header name confluent-kafka cannot send, through librdkafka's C API
         (kpoc._rawproduce), in order: after every message queued before it, acknowledged
         before any queued after it."""
@@ -432,8 +466,8 @@ class Producer:
             self._raw = RawProducer(base_properties(self.config, self._defaults))
         bound = self.delivery_bound() + 2 if self.reached else self.config.timeout
         start = time.monotonic()
-        err, where = self._raw.send(d.topic, value, d.key, named, d.partition, timestamp, bound)
-        d(err, _Waited(where, time.monotonic() - start))
+        err, where = self._raw.send(d.topic, value, d.key, named, partition, timestamp, bound)
+        d(err, _Waited(where.partition(), where.offset(), time.monotonic() - start))
 
     def _recover_if_fatal(self) -> None:
         """After a fatal (idempotence) error the handle is dead: report its queue, start anew."""
@@ -444,6 +478,11 @@ class Producer:
         self._client = None
         self._on_notice(f"producer hit a fatal error ({err.name()}: {err.str()}); every message "
                         "in flight was reported failed and a new producer was created")
+
+    def in_flight(self) -> int:
+        """Messages sent whose report has not been served yet (librdkafka's queue length)."""
+        client = self._client
+        return 0 if client is None else len(client)
 
     def poll(self, timeout: float = 0) -> None:
         if self._client is not None:
