@@ -27,6 +27,7 @@ from confluent_kafka import Producer, TopicPartition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kpoc import api
 from kpoc.admin import Admin, parse_reset_target, validate_topic_name
 from kpoc.config import ClientConfig, load_config, read_config_file
 from kpoc.consumer import Consumer, parse_start
@@ -148,8 +149,8 @@ ROWS: list[Row] = [
         "--key-delimiter must not be empty", 2, stdin=b"k:v\n"),
     Row("message-without-key-delimiter", ["produce", "-t", "{topic}", "-K", ":"],
         "message 1 has no key delimiter", 2, stdin=b"no-delimiter-here\n"),
-    Row("header-without-equals", ["produce", "-t", "{topic}", "-H", "novalue", "x"],
-        "invalid header 'novalue'", 2),
+    Row("header-without-name", ["produce", "-t", "{topic}", "-H", "=value", "x"],
+        "invalid header '=value': the name is empty", 2),
     Row("json-header-name-lone-surrogate", ["produce", "-t", "{topic}", "--input", "json"],
         "input line 1: text holds a lone surrogate", 2,
         stdin=b'{"value":"x","headers":[{"key":"\\udcff","value":"v"}]}\n'),
@@ -455,7 +456,10 @@ API_ROWS = [
            "invalid reset target"),
     ApiRow("start-in-future", lambda p: parse_start("@99999999999999"), UsageError,
            "in the future"),
-    ApiRow("api-header-without-equals", lambda p: parse_header("x"), UsageError,
+    ApiRow("api-bootstrap-not-a-str",
+           lambda p: api.Producer(api.client_config("127.0.0.1:1")),  # type: ignore[arg-type]
+           ConfigError, "bootstrap_servers must be a str, got ClientConfig"),
+    ApiRow("api-header-without-name", lambda p: parse_header("=x"), UsageError,
            "invalid header"),
     ApiRow("consumer-without-topics", _consumer_no_topic, UsageError, "no topic given"),
     ApiRow("send-header-name-lone-surrogate", _send_surrogate_header_name, UsageError,

@@ -181,7 +181,8 @@ def test_a_record_with_an_unusual_header_name_that_fails_is_reported(config, mak
 def test_parse_header():
     assert parse_header("a=b=c") == ("a", b"b=c")
     assert parse_header("empty=") == ("empty", b"")
-    for bad in ("novalue", "=v", ""):
+    assert parse_header("null") == ("null", None)
+    for bad in ("=v", ""):
         with pytest.raises(UsageError, match="invalid header"):
             parse_header(bad)
 

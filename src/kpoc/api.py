@@ -51,6 +51,10 @@ def client_config(bootstrap_servers: str | None = None,
                   timeout: float | None = None) -> ClientConfig:
     """A :class:`ClientConfig` as the CLI builds one: the arguments, else ``KPOC_BOOTSTRAP_SERVERS``
     / ``KPOC_TIMEOUT`` / ``KPOC_CONFIG_FILE``, else the local cluster, else 127.0.0.1:9092."""
+    if bootstrap_servers is not None and not isinstance(bootstrap_servers, str):
+        raise ConfigError(f"bootstrap_servers must be a str, got "
+                          f"{type(bootstrap_servers).__name__}",
+                          "e.g. Producer('127.0.0.1:9092'), librdkafka properties as config={…}")
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}", _CONFIG_FIX)
     props: dict[str, str] = {}

@@ -55,18 +55,21 @@ RELIABLE_DEFAULTS: dict[str, object] = {"acks": "all", "enable.idempotence": Tru
                                         **PARTITIONING}
 
 
-def parse_header(text: str) -> tuple[str, bytes]:
-    """``key=value`` → (key, value bytes); the value may be empty, the key may not.
+def parse_header(text: str) -> tuple[str, bytes | None]:
+    """``key=value`` → (key, value bytes); the value may be empty, the key may not. A bare
+    ``key`` is a header with a null value (as kcat's ``-H`` reads it, and as ``kpoc consume``
+    shows one).
 
     Text from a command line may hold bytes that are not UTF-8 as lone surrogates (PEP 383):
     the value gets its original bytes back, the name keeps them (it is sent as those bytes).
     """
     key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise UsageError(f"invalid header {text!r}: expected key=value",
-                         "e.g. --header trace-id=abc123 (repeatable)")
+    if not key:
+        raise UsageError(f"invalid header {text!r}: the name is empty",
+                         "e.g. --header trace-id=abc123 (repeatable; a bare name sends a null "
+                         "value)")
     header_name_bytes(key)
-    return key, os.fsencode(value)
+    return key, os.fsencode(value) if sep else None
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -82,6 +82,14 @@ def test_text_and_format_tell_a_null_header_from_an_empty_one(run_kpoc, make_top
     assert fmt.stdout == "gone,blank=,x=1\n", fmt.stderr
     human = run_kpoc("consume", topic, "-e", "-g", "human", "-q")
     assert "headers=gone,blank=,x=1" in human.stdout, human.stderr
+    # ... and `kpoc produce -H` reads that form back: a bare name sends a null value.
+    again = make_topic(1, 3)
+    sent = run_kpoc("produce", "-t", again, "-H", "gone", "-H", "blank=", "-H", "x=1",
+                    input="v\n")
+    assert sent.returncode == 0, sent.stderr
+    out = run_kpoc("consume", again, "-e", "-g", "json", "-q", "-o", "json")
+    assert [(h["key"], h["value"]) for h in json.loads(out.stdout)["headers"]] == [
+        ("gone", None), ("blank", ""), ("x", "1")], out.stderr
 
 
 def test_interop_with_kcat_both_ways(run_kpoc, make_topic, cluster):

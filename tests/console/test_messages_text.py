@@ -55,3 +55,8 @@ def test_form_fields_carry_bytes_back_exactly():
 ])
 def test_headers_field_round_trips_through_parse_headers(headers):
     assert parse_headers(headers_field(headers)) == headers
+
+
+def test_a_header_name_alone_is_a_null_value():
+    assert parse_headers("gone\nblank=\nx=1") == [("gone", None), ("blank", b""), ("x", b"1")]
+    assert headers_field([("gone", None), ("blank", b"")]) == "gone\nblank="

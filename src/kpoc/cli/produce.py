@@ -96,7 +96,7 @@ def _values(values: tuple[str, ...], file: str | None, delimiter: str) -> Iterat
 
 
 def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delimiter: str | None,
-             headers: list[tuple[str, bytes]], validate_json: bool) -> Iterator[Record]:
+             headers: list[tuple[str, bytes | None]], validate_json: bool) -> Iterator[Record]:
     kdelim = os.fsencode(unescape(key_delimiter)) if key_delimiter is not None else None
     if kdelim == b"":
         raise UsageError("--key-delimiter must not be empty", "e.g. -K ':'")
@@ -141,7 +141,8 @@ def _records(raw: Iterator[bytes], input_format: str, key: str | None, key_delim
 @click.option("-k", "--key", help="Key for every message.")
 @click.option("-K", "--key-delimiter", help="Split each message into key<delim>value (kcat -K).")
 @click.option("-H", "--header", "header", multiple=True, metavar="KEY=VALUE",
-              help="Header for every message, repeatable; duplicates are kept.")
+              help="Header for every message, repeatable; duplicates are kept. A bare KEY "
+                   "sends a null value (as kcat -H and `kpoc consume` show it).")
 @click.option("-p", "--partition", type=int, help="Partition (default: by key, or spread).")
 @click.option("--json", "validate_json", is_flag=True,
               help="Check that every value is valid JSON before sending it.")

@@ -431,9 +431,10 @@ def parse_headers(text: str | None) -> list[tuple[str, bytes | None]]:
         if not line.strip():
             continue
         name, sep, value = line.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"header line {n} is not name=value", "e.g. trace-id=abc123")
-        out.append((name.strip(), value.encode()))
+        if not name.strip():
+            raise UsageError(f"header line {n} has no name",
+                             "e.g. trace-id=abc123 (a name alone: a null value)")
+        out.append((name.strip(), value.encode() if sep else None))
     return out
 
 
@@ -462,19 +463,20 @@ def form_field(data: bytes | None, single_line: bool = False) -> tuple[str, str]
 
 
 def headers_field(headers: Iterable[tuple[str, bytes | None]]) -> str:
-    """Headers for the form: ``name=value`` lines when that notation holds them exactly, else
-    kpoc's JSON list (binary values, null values, line breaks, '=' in a name...)."""
+    """Headers for the form: ``name=value`` lines (a null value: the name alone) when that
+    notation holds them exactly, else kpoc's JSON list (binary values, line breaks, '=' in a
+    name...)."""
     headers = list(headers)
     lines = []
     for name, value in headers:
         text, enc = encode_bytes(value)
-        if (text is None or enc != "utf-8" or name != name.strip() or not name
+        if (enc != "utf-8" or name != name.strip() or not name
                 or "=" in name or name.startswith(("{", "[")) or not name.isprintable()
-                or any(c in name + text for c in ("\n", *_FORM_UNSAFE))):
+                or any(c in name + (text or "") for c in ("\n", *_FORM_UNSAFE))):
             # The envelope's list: a name that is not UTF-8 goes base64 with its key_encoding.
             return json.dumps(Record(None, headers=headers).to_envelope()["headers"],
                               ensure_ascii=False)
-        lines.append(f"{name}={text}")
+        lines.append(name if text is None else f"{name}={text}")
     return "\n".join(lines)
 
 
