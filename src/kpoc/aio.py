@@ -6,12 +6,12 @@
         report = await producer.send("teste", b"hello")
 
 The same clients as :mod:`kpoc.api` (one implementation), driven without blocking the loop. The
-producer's ``send()`` queues the message at once and returns an :class:`asyncio.Future`; while
-messages are in flight the loop itself serves librdkafka's delivery reports every
-:data:`~kpoc.producer.POLL_INTERVAL` (a non-blocking poll) and resolves their futures in one
-batch — no thread that would fight the loop for the GIL, no task or thread hop per message —
-so many sends can be awaited together (``asyncio.gather``) instead of one round trip per
-``await``. The consumer reads each batch in the loop's default executor.
+producer's ``send()`` queues the message at once and returns its :class:`Delivery`, a future
+asyncio accepts anywhere; while messages are in flight the loop itself serves librdkafka's
+delivery reports every :data:`~kpoc.producer.POLL_INTERVAL` (a non-blocking poll) and resolves
+them in one batch — no thread that would fight the loop for the GIL, no task or thread hop per
+message — so many sends can be awaited together (``asyncio.gather``) instead of one round trip
+per ``await``. The consumer reads each batch in the loop's default executor.
 """
 
 from __future__ import annotations
