@@ -195,6 +195,9 @@ class Delivery(DeliveryReport):
     ok: bool
     producer: Producer
     _msg: Any
+    #: Read the message in the callback and let it go (kpoc.aio: its deliveries wait by the
+    #: 100k for gather(), and each object kept alive per message costs garbage collection).
+    read_at_once = False
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
         self._msg = msg
@@ -205,6 +208,9 @@ class Delivery(DeliveryReport):
             self.ok = False
             self.error, self.error_code = _describe(err)
             self.status = "possibly_persisted" if err.code() in MAYBE_PERSISTED else "failed"
+        if self.read_at_once:
+            self._read_message()
+            self._msg = None
         on_report = self.producer.on_report
         if on_report is not None:
             on_report(self)
@@ -220,10 +226,9 @@ class Delivery(DeliveryReport):
         return getattr(self, name)
 
     def _read_message(self) -> None:
-        """Fill in the fields from librdkafka's message, and let the message go."""
-        msg, self._msg = self._msg, None
-        if msg is None:
-            return
+        """Fill in the fields from librdkafka's message (again, should another thread be doing
+        the same: the same values)."""
+        msg = self._msg
         # librdkafka's own time from produce() to this report (taken as it built ``msg``).
         latency = msg.latency()
         self.latency_ms = None if latency is None else latency * 1000
