@@ -154,6 +154,48 @@ def test_ctrl_c_mid_stream_still_reports_every_message(kpoc_env, make_topic, tmp
     assert int(sent) <= int(reported) <= int(sent) + 1 and contiguous == "True", (out, err)
 
 
+def test_aio_ctrl_c_mid_stream_resolves_every_future(kpoc_env, make_topic, tmp_path):
+    """SIGINT while an asyncio service sends: asyncio.run cancels it, leaving `async with`
+    closes the producer; every send gets one report and every future is done."""
+    script = tmp_path / "send_forever_aio.py"
+    script.write_text(textwrap.dedent("""
+        import asyncio, os
+        from kpoc import aio
+        reports, futures = [], []
+
+        async def main():
+            async with aio.Producer(on_report=reports.append) as p:
+                while True:
+                    futures.append(p.send(os.environ["KPOC_TOPIC"], b"x" * 100))
+                    if len(futures) % 100 == 0:
+                        await asyncio.sleep(0)  # where the cancel lands
+                    if len(futures) == 2000:
+                        print("ready", flush=True)
+
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+        seqs = sorted(r.seq for r in reports)
+        print(len(futures), len(reports), seqs == list(range(len(futures))),
+              all(f.done() and not f.cancelled() for f in futures), flush=True)
+    """))
+    env = {**kpoc_env, "KPOC_TOPIC": make_topic()}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)  # with messages in flight
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    sent, reported, contiguous, all_done = out.split()
+    assert int(sent) >= 2000 and reported == sent, (out, err)
+    assert contiguous == "True" and all_done == "True", (out, err)
+
+
 def test_aio_failed_delivery_raises_with_the_kafka_code(cluster, make_topic):
     """An awaited send that fails raises DeliveryError with the Kafka code and its report;
     the sends around it still resolve, and on_report sees every one."""
