@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kpoc.bench import markdown_table, summarise, write_json
+from kpoc.bench import main_cpu_lines, markdown_table, summarise, write_json
 from kpoc.bench._tools import (
     parse_consumer_performance,
     parse_end_to_end_latency,
@@ -103,3 +103,21 @@ def test_payload_file_lines_have_the_exact_size(tmp_path: Path):
     assert lines[-1] == b"" and len(lines) == 501
     assert {len(x) for x in lines[:-1]} == {100}
     assert payload_file(tmp_path, 100, 500).read_bytes() == path.read_bytes()
+
+
+def test_main_thread_cpu_medians_and_the_line_that_reports_them():
+    samples = []
+    for tool, rates, cpus in (("raw", (100, 300, 200), (2.0, 2.4, 2.2)),
+                              ("kpoc", (250, 210, 220), (1.9, 2.1, 1.5))):
+        for run, (rate, cpu) in enumerate(zip(rates, cpus, strict=True)):
+            sample = _sample(tool, run, rate)
+            sample["figures"]["main_cpu_us"] = cpu
+            samples.append(sample)
+    result = summarise(_result(samples))
+    tools = result["scenarios"][0]["tools"]
+    assert tools["kpoc"]["main_cpu_us"] == {"median": 1.9, "min": 1.5, "max": 2.1}
+    assert main_cpu_lines(result) == [
+        "produce 1M × 100 B: main-thread CPU per message confluent-kafka (raw) 2.20 µs, "
+        "kpoc 1.90 µs, kpoc ÷ confluent-kafka (raw) 0.86×"]
+    # Rows without the figure (the peers' tools) print no line.
+    assert main_cpu_lines(summarise(_result([_sample("kcat", 0, 1), _sample("kpoc", 0, 2)]))) == []

@@ -307,7 +307,10 @@ class Bench:
         res = t.kpoc_result(p)
         if res is None or res["messages"] != count:
             return t._fail(tool, run, p, f"{job} got {res and res['messages']}")
-        return _throughput(tool, run, count, 100, float(res["seconds"]), p)
+        sample = _throughput(tool, run, count, 100, float(res["seconds"]), p)
+        if sample.figures:
+            sample.figures["main_cpu_us"] = float(res["main_cpu_s"]) / count * 1e6
+        return sample
 
     def kcat_seconds(self, wall: float, which: str) -> float:
         """kcat's wall time less its start-up baseline; the raw wall time (counted in

@@ -22,6 +22,28 @@ JAVA_TOOL = {"produce": "ProducerPerformance", "consume": "ConsumerPerformance",
              "latency": "EndToEndLatency"}
 
 
+#: The Python API rows' second figure: CPU µs per message of the thread that runs the loop,
+#: steadier than msgs/s on a machine whose load swings (the brokers and librdkafka's threads
+#: share its cores).
+MAIN_CPU = "main_cpu_us"
+
+
+def main_cpu_lines(result: dict[str, Any]) -> list[str]:
+    """One line per scenario with main-thread CPU figures: tool medians and kpoc ÷ peer
+    (lower is better: a ratio under 1 is kpoc spending less)."""
+    lines = []
+    for sc in result["scenarios"]:
+        cpu = {tool: e[MAIN_CPU]["median"] for tool, e in sc.get("tools", {}).items()
+               if MAIN_CPU in e}
+        if len(cpu) < 2 or "kpoc" not in cpu:
+            continue
+        peer = next(t for t in cpu if t != "kpoc")
+        ratio = f", kpoc ÷ {TOOL_LABEL[peer]} {cpu['kpoc'] / cpu[peer]:.2f}×" if cpu[peer] else ""
+        lines.append(f"{scenario_title(sc)}: main-thread CPU per message "
+                     + ", ".join(f"{TOOL_LABEL[t]} {v:.2f} µs" for t, v in cpu.items()) + ratio)
+    return lines
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -40,6 +62,8 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             if ok:
                 for fig in FIGURES[kind]:
                     entry[fig] = _stats([x["figures"][fig] for x in ok])
+                if all(MAIN_CPU in x["figures"] for x in ok):
+                    entry[MAIN_CPU] = _stats([x["figures"][MAIN_CPU] for x in ok])
                 entry["max_rss_mb"] = _stats([x["max_rss_mb"] for x in ok])
             tools[tool] = entry
             for e in entry["errors"]:

@@ -59,6 +59,7 @@ def bench(quick: bool, runs: int | None, only: tuple[str, ...], bootstrap_server
     """
     from ..bench import (
         Settings,
+        main_cpu_lines,
         markdown_table,
         run,
         summarise,
@@ -87,6 +88,8 @@ def bench(quick: bool, runs: int | None, only: tuple[str, ...], bootstrap_server
         for row in table_rows(result):
             t.add_row(*row)
         out.print(t)
+        for line in main_cpu_lines(result):
+            out.print(line, markup=False)
         imports = result.get("import_time_ms", {})
         if imports:
             out.print("import time (ms, quickest of 5): " + ", ".join(
