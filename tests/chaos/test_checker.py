@@ -187,6 +187,16 @@ def test_group_recovery_counts_from_the_first_ack_after_the_fault_to_the_next_re
     assert group_recovery([104.0, 104.3], [103.8], since=100.0) == pytest.approx(0.0)
 
 
+def test_group_recovery_is_zero_when_the_new_records_were_read_before_their_late_acks():
+    # Leader killed at 100; the records produced after it were readable (and read) at 102-105,
+    # but their retried produce requests were acknowledged only at 114.
+    acked, read = [90.0, 114.0, 114.1], [90.1, 102.0, 105.0]
+    assert group_recovery(acked, read, since=100.0, new_read_at=[102.0, 105.0]) == 0.0
+    # Without reads of records produced after the fault, still no figure: the group read only
+    # its backlog and never read again.
+    assert group_recovery(acked, [90.1, 101.0], since=100.0, new_read_at=[]) is None
+
+
 def test_group_recovery_is_none_when_the_group_never_read_again_or_nothing_came_back():
     assert group_recovery([90.0, 104.0], [90.1], since=100.0) is None  # never read again
     assert group_recovery([90.0], [90.1, 101.0], since=100.0) is None  # nothing acknowledged

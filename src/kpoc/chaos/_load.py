@@ -181,6 +181,11 @@ class Load:
                                 self.offset[i] if st == ACKED else None))
         return out
 
+    def produced_since(self, t: float) -> set[tuple[int, int]]:
+        """(partition, seq) of every message produced at or after ``t``."""
+        return {(i % self.partitions, i // self.partitions) for i in range(self.sent)
+                if self.t_produce[i] >= t}
+
     def acked_keys(self) -> set[tuple[int, int]]:
         return {(d.partition, d.seq) for d in self.deliveries() if d.error is None}
 

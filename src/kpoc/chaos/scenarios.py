@@ -762,7 +762,10 @@ def run(scenario: int | str, cluster: LocalCluster, messages: int | None = None,
     for f in ctx.faults:
         if f.recovery_s is None:
             f.recovery_s = load.recovery_after(f.recover_from)
-        f.group_recovery_s = group_recovery(acked_at, read_at, f.recover_from)
+        new = load.produced_since(f.recover_from)
+        f.group_recovery_s = group_recovery(
+            acked_at, read_at, f.recover_from,
+            [s.at for s in reader.seen if s.at is not None and (s.partition, s.seq) in new])
     c = check(load.deliveries(), reader.seen, produced=load.sent)
     ttr = _worst([f.recovery_s for f in ctx.faults])
     group_rec = _worst([f.group_recovery_s for f in ctx.faults])
