@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError
@@ -118,6 +119,21 @@ def test_a_failed_delivery_raises_with_the_kafka_code(cluster, make_topic):
         assert d.wait().status == "failed" and d.report is exc.value.report  # type: ignore
 
 
+def _interrupt_once_ready(script: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Run ``script``, SIGINT it once it prints "ready" (messages in flight), and return its
+    stdout and stderr (bounded)."""
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
 def test_ctrl_c_mid_stream_still_reports_every_message(kpoc_env, make_topic, tmp_path):
     """SIGINT while sending: leaving the with block flushes; every send gets one report."""
     script = tmp_path / "send_forever.py"
@@ -137,17 +153,7 @@ def test_ctrl_c_mid_stream_still_reports_every_message(kpoc_env, make_topic, tmp
         seqs = sorted(r.seq for r in reports)
         print(sent, len(reports), seqs == list(range(len(seqs))), flush=True)
     """))
-    env = {**kpoc_env, "KPOC_TOPIC": make_topic()}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        proc.send_signal(signal.SIGINT)  # with messages in flight
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
+    out, err = _interrupt_once_ready(script, {**kpoc_env, "KPOC_TOPIC": make_topic()})
     sent, reported, contiguous = out.split()
     # One report per queued message, none twice. The interrupt may land inside send() after
     # the message was queued: that one is reported too, though the loop did not count it.
@@ -180,17 +186,7 @@ def test_aio_ctrl_c_mid_stream_resolves_every_future(kpoc_env, make_topic, tmp_p
         print(len(futures), len(reports), seqs == list(range(len(futures))),
               all(f.done() and not f.cancelled() for f in futures), flush=True)
     """))
-    env = {**kpoc_env, "KPOC_TOPIC": make_topic()}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        proc.send_signal(signal.SIGINT)  # with messages in flight
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
+    out, err = _interrupt_once_ready(script, {**kpoc_env, "KPOC_TOPIC": make_topic()})
     sent, reported, contiguous, all_done = out.split()
     assert int(sent) >= 2000 and reported == sent, (out, err)
     assert contiguous == "True" and all_done == "True", (out, err)

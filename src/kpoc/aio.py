@@ -20,7 +20,6 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextvars import Context, copy_context
-from typing import Any
 
 from . import api
 from . import producer as _producer
@@ -195,7 +194,7 @@ class Delivery(_producer.Delivery):
         self._callback = self._context = self._more = None
         while fn is not None:
             try:
-                (Context() if context is _EMPTY else context).run(fn, self)
+                _context(context).run(fn, self)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -209,10 +208,8 @@ class _Sync(api.Producer):
     """The sync producer inside :class:`Producer`: its sends are :class:`Delivery` futures."""
 
     delivery_class = Delivery
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.loop: asyncio.AbstractEventLoop | None = None
+    #: The event loop of its first send (:meth:`Producer._start`).
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class Producer:
@@ -229,7 +226,7 @@ class Producer:
         #: Reports served (by a poll on the loop, or flush() in the executor), not yet resolved.
         self._ready: deque[Delivery] = deque()
         self._sync = _Sync(bootstrap_servers, config=config, timeout=timeout,
-                           on_report=self._ready.append)
+                           on_report=self._ready.append)  # type: ignore[arg-type]
         self._send = self._sync.send
         self.on_report = on_report
         #: The next poll of the loop while messages are in flight.

@@ -33,8 +33,8 @@ def _values(payload_file: str, count: int) -> Iterator[bytes]:
 
 
 def _clocks() -> tuple[float, float]:
-    """(wall clock, this thread's CPU time) now; the group callbacks run on the reading
-    thread."""
+    """(wall clock, this thread's CPU time) now (the consumers' group callbacks run on the
+    reading thread, so they may take it too)."""
     return time.perf_counter(), time.thread_time()
 
 
@@ -60,7 +60,7 @@ def raw_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file:
     p = Producer({"bootstrap.servers": bootstrap, **props})
     p.list_topics(topic, timeout=30)  # as kpoc does before its first send
     produce, poll = p.produce, p.poll
-    start, cpu = time.perf_counter(), time.thread_time()
+    start = _clocks()
     for value in _values(payload_file, count):
         while True:
             try:
@@ -70,7 +70,7 @@ def raw_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file:
                 poll(0.01)
         poll(0)
     p.flush(60)
-    seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
+    seconds, cpu = _since(start)
     _check(counts[0], counts[1], count)
     return {"messages": count, "seconds": seconds, "main_cpu_s": cpu}
 
@@ -87,11 +87,11 @@ def api_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file:
     with Producer(bootstrap, config=props, timeout=30, on_report=on_report) as p:
         p.partitions(topic)
         send = p.send
-        start, cpu = time.perf_counter(), time.thread_time()
+        start = _clocks()
         for value in _values(payload_file, count):
             send(topic, value)
         p.flush()
-        seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
+        seconds, cpu = _since(start)
     _check(counts[0], counts[1], count)
     return {"messages": count, "seconds": seconds, "main_cpu_s": cpu}
 
@@ -106,9 +106,9 @@ def aio_produce(bootstrap: str, props: dict[str, str], topic: str, payload_file:
         async with aio.Producer(bootstrap, config=props, timeout=30) as p:
             await p.partitions(topic)
             send = p.send
-            start, cpu = time.perf_counter(), time.thread_time()
+            start = _clocks()
             reports = await asyncio.gather(*[send(topic, v) for v in values])
-            seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
+            seconds, cpu = _since(start)
             return sum(r.ok for r in reports), seconds, cpu
 
     acked, seconds, cpu = asyncio.run(main())

@@ -9,6 +9,7 @@ the checker and for measuring recovery.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from array import array
@@ -183,8 +184,8 @@ class Load:
 
     def produced_since(self, t: float) -> set[tuple[int, int]]:
         """(partition, seq) of every message produced at or after ``t``."""
-        return {(i % self.partitions, i // self.partitions) for i in range(self.sent)
-                if self.t_produce[i] >= t}
+        return {(i % self.partitions, i // self.partitions)
+                for i in self.produced_between(t, math.inf)}
 
     def acked_keys(self) -> set[tuple[int, int]]:
         return {(d.partition, d.seq) for d in self.deliveries() if d.error is None}

@@ -10,7 +10,7 @@ prevent).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 __all__ = [
@@ -187,7 +187,7 @@ def check(deliveries: Iterable[Delivery], seen: Iterable[Seen], produced: int | 
 
 
 def group_recovery(acked_at: Iterable[float], read_at: Iterable[float], since: float,
-                   new_read_at: Iterable[float] = ()) -> float | None:
+                   new_read_at: Sequence[float] = ()) -> float | None:
     """How long the reading group took to consume again after a fault, in seconds.
 
     Counted from the first acknowledgement at or after ``since`` (the fault's end as the group can
@@ -214,7 +214,7 @@ def group_recovery(acked_at: Iterable[float], read_at: Iterable[float], since: f
         return None
     read = min((t for t in read_at if t >= avail - ACK_SLACK), default=None)
     if read is None:
-        return 0.0 if any(True for _ in new_read_at) else None
+        return 0.0 if new_read_at else None
     return max(read - avail, 0.0)
 
 
